@@ -1,0 +1,215 @@
+//! Carrier emails (SPEC 5): one packet per ordinary email, base64 in an
+//! armored block so any MTA carries it unchanged.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::time::SystemTime;
+
+const BEGIN: &str = "-----BEGIN MIXMAILER PACKET-----";
+const END: &str = "-----END MIXMAILER PACKET-----";
+/// SPEC 5: base64 lines of 76 characters.
+const LINE: usize = 76;
+
+/// Why a carrier email could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CarrierError {
+    /// No `-----BEGIN MIXMAILER PACKET-----` line in the body.
+    #[error("no '-----BEGIN MIXMAILER PACKET-----' line in the email body")]
+    NoPacket,
+    /// The armored block has no END line.
+    #[error("the packet block starting on line {begin_line} has no '-----END MIXMAILER PACKET-----' line")]
+    Unterminated {
+        /// Line of the BEGIN marker (1-based, counting from the email's first line).
+        begin_line: usize,
+    },
+    /// A line inside the block is not base64.
+    #[error("line {line} of the email is not valid base64 inside the packet block")]
+    BadBase64 {
+        /// 1-based line of the email.
+        line: usize,
+    },
+    /// The decoded packet is not 348 + p bytes.
+    #[error("the packet is {actual} bytes, expected {expected} (348 + payload size)")]
+    WrongLength {
+        /// 348 + p
+        expected: usize,
+        /// what was decoded
+        actual: usize,
+    },
+}
+
+/// Writes the carrier email for `packet`, from `from` to `to`, sent at `now`,
+/// with `message_id` (without angle brackets) as its Message-ID.
+pub fn write_carrier(
+    from: &str,
+    to: &str,
+    now: SystemTime,
+    message_id: &str,
+    packet: &[u8],
+) -> Vec<u8> {
+    let encoded = STANDARD.encode(packet);
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE * 2 + 512);
+    out.push_str(&format!("From: {from}\r\n"));
+    out.push_str(&format!("To: {to}\r\n"));
+    out.push_str(&format!("Date: {}\r\n", crate::time::format_rfc5322(now)));
+    out.push_str(&format!("Message-ID: <{message_id}>\r\n"));
+    out.push_str("Subject: mixmailer packet\r\n");
+    out.push_str("MIME-Version: 1.0\r\n");
+    out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
+    out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
+    out.push_str(BEGIN);
+    out.push_str("\r\n");
+    // base64 output is ASCII, so byte chunks are character chunks.
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push_str("\r\n");
+    }
+    out.push_str(END);
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// Reads the packet out of a carrier email: the first armored block of
+/// the body, whatever header fields or other text MTAs added. The
+/// decoded packet must be `expected_len` bytes.
+pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<Vec<u8>, CarrierError> {
+    let mut lines = email
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l));
+    // Skip the header: the armor must be in the body, not in a header field.
+    for (_, line) in lines.by_ref() {
+        if line.is_empty() {
+            break;
+        }
+    }
+    let begin_line = lines
+        .by_ref()
+        .find(|(_, l)| trim(l) == BEGIN.as_bytes())
+        .map(|(n, _)| n)
+        .ok_or(CarrierError::NoPacket)?;
+    let mut packet = Vec::with_capacity(expected_len);
+    let mut buf = Vec::with_capacity(expected_len / 3 * 4 + 8);
+    for (n, line) in lines {
+        let line = trim(line);
+        if line == END.as_bytes() {
+            STANDARD
+                .decode_vec(&buf, &mut packet)
+                .map_err(|_| CarrierError::BadBase64 { line: n - 1 })?;
+            if packet.len() != expected_len {
+                return Err(CarrierError::WrongLength {
+                    expected: expected_len,
+                    actual: packet.len(),
+                });
+            }
+            return Ok(packet);
+        }
+        if !line
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        {
+            return Err(CarrierError::BadBase64 { line: n });
+        }
+        // Refuse to buffer more than a packet's worth: a block that is too
+        // long is wrong, however long it goes on.
+        if buf.len() + line.len() > expected_len / 3 * 4 + 4 {
+            return Err(CarrierError::WrongLength {
+                expected: expected_len,
+                actual: (buf.len() + line.len()) / 4 * 3,
+            });
+        }
+        buf.extend_from_slice(line);
+    }
+    Err(CarrierError::Unterminated { begin_line })
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    line.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let packet: Vec<u8> = (0..1372u32).map(|i| (i * 7) as u8).collect();
+        write_carrier(
+            "a@example.org",
+            "b@example.net",
+            SystemTime::UNIX_EPOCH,
+            "x@y",
+            &packet,
+        )
+    }
+
+    #[test]
+    fn carrier_round_trips_and_has_spec_lines() {
+        let packet: Vec<u8> = (0..1372u32).map(|i| (i * 7) as u8).collect();
+        let email = sample();
+        let text = String::from_utf8(email.clone()).unwrap();
+        assert!(text.starts_with(
+            "From: a@example.org\r\nTo: b@example.net\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n"
+        ));
+        assert!(text.lines().all(|l| l.len() <= 78));
+        assert!(!text.replace("\r\n", "").contains('\n'));
+        assert_eq!(read_carrier(&email, 1372).unwrap(), packet);
+    }
+
+    #[test]
+    fn mta_additions_are_ignored() {
+        let mut email = b"Received: from x\r\nReturn-Path: <a@b>\r\n".to_vec();
+        email.extend(sample());
+        email.extend(b"\r\n-- \r\nsig\r\n");
+        assert_eq!(read_carrier(&email, 1372).unwrap().len(), 1372);
+    }
+
+    #[test]
+    fn lf_only_line_endings_are_accepted() {
+        let email = String::from_utf8(sample()).unwrap().replace("\r\n", "\n");
+        assert_eq!(read_carrier(email.as_bytes(), 1372).unwrap().len(), 1372);
+    }
+
+    #[test]
+    fn wrong_length_is_rejected() {
+        assert_eq!(
+            read_carrier(&sample(), 1371),
+            Err(CarrierError::WrongLength {
+                expected: 1371,
+                actual: 1372
+            })
+        );
+    }
+
+    #[test]
+    fn missing_and_broken_blocks_are_rejected() {
+        assert_eq!(
+            read_carrier(b"Subject: hi\r\n\r\nhello\r\n", 10),
+            Err(CarrierError::NoPacket)
+        );
+        let text = String::from_utf8(sample()).unwrap();
+        let cut = text.replace(END, "");
+        assert!(matches!(
+            read_carrier(cut.as_bytes(), 1372),
+            Err(CarrierError::Unterminated { begin_line: 10 })
+        ));
+        let bad = text.replacen(
+            "\r\n-----BEGIN MIXMAILER PACKET-----\r\n",
+            "\r\n-----BEGIN MIXMAILER PACKET-----\r\n*\r\n",
+            1,
+        );
+        assert!(matches!(
+            read_carrier(bad.as_bytes(), 1372),
+            Err(CarrierError::BadBase64 { line: 11 })
+        ));
+    }
+
+    #[test]
+    fn armor_in_a_header_field_is_not_a_packet() {
+        assert_eq!(
+            read_carrier(b"X: -----BEGIN MIXMAILER PACKET-----\r\n\r\nbody\r\n", 10),
+            Err(CarrierError::NoPacket)
+        );
+    }
+}

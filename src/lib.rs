@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod carrier;
+pub mod directory;
+mod error;
+pub mod keys;
+pub mod message;
+pub mod node;
+pub mod route;
+pub mod sphinx;
+pub mod time;
+pub mod wrap;
+
+pub use directory::{Directory, DirectoryError, NodeEntry};
+pub use error::Error;
+pub use node::{MixNode, Outcome};
+pub use route::{Route, RouteError};
+pub use wrap::{mix_wrap, mix_wrap_with, Onion, WrapOptions};

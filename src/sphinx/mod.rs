@@ -1,0 +1,64 @@
+//! Sphinx packets as SPEC 2 fixes them: `sphinx-packet` 0.8, version 260,
+//! forward hops addressed by node id, the final hop by 32 zero bytes.
+//!
+//! Creation goes through [`build_packet`]; processing through [`process_packet`],
+//! which is `sphinx-packet`'s own code so that every node agrees with every
+//! other implementation of the spec.
+
+mod error;
+mod process;
+mod reference;
+
+pub use error::PacketError;
+pub use process::{process_packet, Processed};
+pub use reference::build_packet_reference;
+
+use crate::route::Route;
+use std::time::Duration;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Size of a Sphinx header for routes of up to 5 hops.
+pub const HEADER_LEN: usize = sphinx_packet::header::HEADER_SIZE;
+/// Sphinx payload overhead: 16 zero bytes in front, one marker byte after.
+pub const PAYLOAD_OVERHEAD: usize = sphinx_packet::payload::PAYLOAD_OVERHEAD_SIZE;
+
+/// Length of a packet on the wire: header plus payload.
+pub fn packet_len(payload_size: usize) -> usize {
+    HEADER_LEN + payload_size
+}
+
+/// Plaintext capacity C of a payload of `payload_size` bytes.
+pub fn payload_capacity(payload_size: usize) -> usize {
+    payload_size.saturating_sub(PAYLOAD_OVERHEAD)
+}
+
+/// The sender's per-packet ephemeral X25519 secret (x0 in the Sphinx paper).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct InitialSecret([u8; 32]);
+
+impl InitialSecret {
+    /// Draws a fresh secret.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        InitialSecret(bytes)
+    }
+    /// Wraps raw bytes (tests and differential checks).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        InitialSecret(bytes)
+    }
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// Builds one packet along `route` carrying `plaintext` (at most C bytes),
+/// with `delays[i]` written for hop i.
+pub fn build_packet(
+    initial_secret: &InitialSecret,
+    route: &Route,
+    delays: &[Duration],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, PacketError> {
+    build_packet_reference(initial_secret, route, delays, plaintext)
+}
