@@ -15,6 +15,8 @@ pub struct NodeEntry {
     address: String,
     key: [u8; 32],
     id: [u8; 32],
+    /// Precomputation for packet creation, built on first use.
+    table: crate::sphinx::HopTable,
 }
 
 impl NodeEntry {
@@ -28,6 +30,7 @@ impl NodeEntry {
             address: address.to_owned(),
             key,
             id: sha2::Sha256::digest(key).into(),
+            table: crate::sphinx::HopTable::default(),
         }
     }
     /// Unique nickname.
@@ -49,6 +52,10 @@ impl NodeEntry {
     /// SHA-256 of the key: the Sphinx node address inside packets.
     pub fn id(&self) -> &[u8; 32] {
         &self.id
+    }
+    /// Lazily built precomputation for creating packets to this node.
+    pub(crate) fn table(&self) -> &crate::sphinx::HopTable {
+        &self.table
     }
 }
 

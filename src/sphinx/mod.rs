@@ -8,10 +8,12 @@
 mod error;
 mod process;
 mod reference;
+mod table;
 
 pub use error::PacketError;
 pub use process::{process_packet, Processed};
 pub use reference::build_packet_reference;
+pub use table::HopTable;
 
 use crate::route::Route;
 use std::time::Duration;
