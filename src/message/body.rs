@@ -39,7 +39,7 @@ pub fn encode_body(recipients: &[String], message: &[u8]) -> Result<Vec<u8>, Mes
 
 /// Inflates (bounded) and splits a body into recipients and message.
 ///
-/// At most [`MAX_INFLATED_BODY`] + 1 bytes are ever inflated, so a small
+/// Never holds more than [`MAX_INFLATED_BODY`] inflated bytes, so a small
 /// body that would inflate to gigabytes costs no more than that.
 pub fn decode_body(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), MessageError> {
     let plain = inflate_bounded(body)?;
@@ -77,19 +77,35 @@ pub fn decode_body(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), MessageError> 
     Ok((recipients, message))
 }
 
+/// Inflates at most [`MAX_INFLATED_BODY`] bytes. Reads in small chunks
+/// and grows the buffer itself, because `read_to_end` doubles its capacity
+/// and would reserve 64 MiB on the way to noticing a 32 MiB overrun.
 fn inflate_bounded(body: &[u8]) -> Result<Vec<u8>, MessageError> {
-    let limit = MAX_INFLATED_BODY as u64 + 1;
-    let mut plain = Vec::new();
-    DeflateDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut plain)
-        .map_err(|e| MessageError::NotDeflate(e.to_string()))?;
-    if plain.len() > MAX_INFLATED_BODY {
-        return Err(MessageError::InflatedTooLarge {
-            max: MAX_INFLATED_BODY,
-        });
+    let mut decoder = DeflateDecoder::new(body);
+    let mut plain: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let read = match decoder.read(&mut chunk) {
+            Ok(0) => return Ok(plain),
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(MessageError::NotDeflate(e.to_string())),
+        };
+        let needed = plain.len().saturating_add(read);
+        if needed > MAX_INFLATED_BODY {
+            return Err(MessageError::InflatedTooLarge {
+                max: MAX_INFLATED_BODY,
+            });
+        }
+        if plain.capacity() < needed {
+            let target = plain
+                .capacity()
+                .saturating_mul(2)
+                .clamp(needed, MAX_INFLATED_BODY);
+            plain.reserve_exact(target - plain.len());
+        }
+        plain.extend_from_slice(chunk.get(..read).unwrap_or_default());
     }
-    Ok(plain)
 }
 
 fn check_recipient_count(count: usize) -> Result<(), MessageError> {
