@@ -1240,6 +1240,15 @@ fn sign_refuses_values_the_format_cannot_hold() {
         }
     );
     let mut p = params();
+    p.valid_after = std::time::UNIX_EPOCH - Duration::from_secs(1);
+    assert_eq!(
+        Directory::sign(&p, &nodes(), &[&authority(1)]).unwrap_err(),
+        DirectoryError::UnrepresentableTime {
+            line: 3,
+            field: "valid-after"
+        }
+    );
+    let mut p = params();
     p.mean_delay = Duration::from_millis(1500);
     assert_eq!(
         Directory::sign(&p, &nodes(), &[&authority(1)]).unwrap_err(),

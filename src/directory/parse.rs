@@ -7,6 +7,7 @@ use super::rules::{self, NodeRules};
 use super::{DirectoryError, DirectoryParams, NodeEntry};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::collections::HashMap;
 use std::iter::Peekable;
 use std::str::SplitTerminator;
 
@@ -68,17 +69,17 @@ pub(crate) fn document(text: &[u8]) -> Result<Document, DirectoryError> {
     let signed_len = lines.consumed;
 
     let mut signatures: Vec<SignatureLine> = Vec::new();
+    // A map, not a scan: 8 MiB holds some 60 000 signature lines.
+    let mut signature_lines: HashMap<[u8; 32], usize> = HashMap::new();
     while let Some(fields) = lines.next_if_keyword(SIGNATURE)? {
         let signature = signature(&fields)?;
-        if let Some(first) = signatures
-            .iter()
-            .find(|s| s.authority == signature.authority)
-        {
+        if let Some(&first_line) = signature_lines.get(&signature.authority) {
             return Err(DirectoryError::DuplicateSignature {
                 line: signature.line,
-                first_line: first.line,
+                first_line,
             });
         }
+        signature_lines.insert(signature.authority, signature.line);
         signatures.push(signature);
     }
     if let Some(fields) = lines.next()? {
