@@ -9,6 +9,7 @@ pub mod keys;
 pub mod message;
 pub mod node;
 pub mod route;
+pub mod sample;
 pub mod sphinx;
 pub mod time;
 pub mod wrap;
