@@ -48,7 +48,7 @@ fn check_local(local: &str) -> Result<(), &'static str> {
         return Err("local part longer than 64 octets");
     }
     let is_atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
-    if local.split('.').any(|atom| atom.is_empty()) {
+    if local.split('.').any(str::is_empty) {
         return Err("local part has an empty dot-separated part");
     }
     if !local.bytes().all(|b| b == b'.' || is_atext(b)) {
