@@ -25,7 +25,7 @@ use mixmailer::node::Outcome;
 use mixmailer::sample::{InProcessMixnet, SampleNetwork};
 use mixmailer::{mix_wrap_with, Onion, WrapOptions};
 use proptest::prelude::*;
-use proptest::sample::{select, subsequence};
+use proptest::sample::select;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 

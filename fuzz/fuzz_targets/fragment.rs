@@ -89,7 +89,9 @@ fuzz_target!(|input: Input| match input {
         };
         let (k, n) = (usize::from(fragments[0].k), fragments.len());
         assert_eq!(n, usize::from(fragments[0].n));
-        assert!(fragments.iter().all(|f| f.shard.len() == shard_size(payload_size)));
+        assert!(fragments
+            .iter()
+            .all(|f| f.shard.len() == shard_size(payload_size)));
         // Lose at most n-k fragments, chosen by the input.
         for pick in lost.iter().take(n - k) {
             let at = usize::from(*pick) % fragments.len();

@@ -14,9 +14,7 @@
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
 use libfuzzer_sys::fuzz_target;
-use mixmailer::message::{
-    decode_body, fragment_body, sanitize_for_delivery, Fragment, Redundancy,
-};
+use mixmailer::message::{decode_body, fragment_body, sanitize_for_delivery, Fragment, Redundancy};
 use mixmailer::node::Outcome;
 use mixmailer::sphinx::{build_packet, payload_capacity, InitialSecret};
 use mixmailer::MixNode;
@@ -79,13 +77,21 @@ fn raw_plaintexts(data: &[u8]) {
 /// process them in order; returns the recipients of every delivery.
 fn process_all(plaintexts: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<String>> {
     let net = fixtures::one_hop_network();
-    let mut exit = MixNode::new(net.node_keys[0].to_bytes(), fixtures::one_hop_directory().clone())
-        .expect("sample exit");
+    let mut exit = MixNode::new(
+        net.node_keys[0].to_bytes(),
+        fixtures::one_hop_directory().clone(),
+    )
+    .expect("sample exit");
     let mut deliveries = Vec::new();
     for (i, plaintext) in plaintexts.enumerate() {
         let secret = InitialSecret::from_bytes([i as u8 + 1; 32]);
-        let packet = build_packet(&secret, fixtures::exit_route(), &[Duration::ZERO], &plaintext)
-            .expect("a plaintext of capacity C fits");
+        let packet = build_packet(
+            &secret,
+            fixtures::exit_route(),
+            &[Duration::ZERO],
+            &plaintext,
+        )
+        .expect("a plaintext of capacity C fits");
         if let Ok(Outcome::Deliver { recipients, .. }) = exit.process_packet(&packet, net.now) {
             deliveries.push(recipients);
         }

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
     let mut delivered = Vec::new();
     for onion in &onions {
         let email = onion.to_email_at("alice@example.org", net.now, &[0; 16]);
-        match exit.process(&email, net.now).expect("a wrapped packet is processed") {
+        match exit
+            .process(&email, net.now)
+            .expect("a wrapped packet is processed")
+        {
             Outcome::Deliver {
                 recipients,
                 message,
