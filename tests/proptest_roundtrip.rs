@@ -437,3 +437,58 @@ proptest! {
         prop_assert!(Directory::parse(&changed, &trusted, 1, net.now).is_err());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// DESIGN's "the first node knows the sender, the exit knows the
+    /// recipients" at the level of what each node is handed: no carrier
+    /// names a recipient or the message's author, only the first hop's
+    /// carrier names the mailbox that sent it, and every packet on every
+    /// hop has the one size of the network.
+    #[test]
+    fn carriers_name_the_sender_only_to_the_first_hop_and_recipients_to_none(
+        fields in header(),
+        body in body(),
+        hops in 2u8..=3,
+        seed in any::<u64>(),
+    ) {
+        let mut message: Vec<u8> = fields.iter().flat_map(|f| f.text.bytes()).collect();
+        message.extend_from_slice(b"\r\n");
+        message.extend_from_slice(&body);
+        let sender = "alice@example.org";
+        let mut recipients: Vec<String> =
+            fields.iter().flat_map(|f| f.recipients.clone()).collect();
+        // The author in the From field is inside the onion too.
+        let from = fields.iter().find(|f| f.text.starts_with("From: ")).unwrap();
+        let author = from.text["From: ".len()..].trim_end();
+        let author = author.rsplit('<').next().unwrap().trim_end_matches('>');
+        recipients.push(author.to_owned());
+        let net = network(hops, 2048);
+        let onions = wrap(&net, &message, &WrapOptions::default(), seed);
+        let mut mixnet = InProcessMixnet::new(&net).unwrap();
+        let contains = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+        for onion in &onions {
+            prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
+            let mut carrier = onion.to_email(sender);
+            let mut address = onion.first_hop().to_owned();
+            for hop in 1..=hops {
+                prop_assert_eq!(contains(&carrier, sender), hop == 1, "hop {}", hop);
+                for r in &recipients {
+                    prop_assert!(!contains(&carrier, r.as_str()), "hop {} sees {}", hop, r);
+                }
+                let node = mixnet.node_mut(&address).unwrap();
+                let own = node.entry().address().to_owned();
+                match node.process(&carrier, net.now).unwrap() {
+                    Outcome::Forward { onion, .. } => {
+                        prop_assert!(hop < hops);
+                        prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
+                        carrier = onion.to_email(&own);
+                        address = onion.first_hop().to_owned();
+                    }
+                    _ => prop_assert_eq!(hop, hops),
+                }
+            }
+        }
+    }
+}
