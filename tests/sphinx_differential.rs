@@ -14,6 +14,7 @@ use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use mixmailer::sphinx::{
     build_packet_to, build_packet_with_padding, build_packets_to, final_padding_len,
     payload_capacity, HopTable, InitialSecret, PacketError, PacketHop, PacketInput, HEADER_LEN,
+    TABLE_AFTER_USES,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -241,10 +242,28 @@ fn padding_of(reference: &[u8], case: &Case, nodes: &[TestNode]) -> Vec<u8> {
     block[52..].to_vec()
 }
 
+/// Ten plain nodes and two with torsion; nodes 0, 2, 4, 6 and 10 (one of
+/// the torsion ones) already have their fixed-base tables, the others get
+/// theirs only if the cases use them often enough.
 fn network(rng: &mut ChaCha20Rng) -> Vec<TestNode> {
     let mut nodes: Vec<TestNode> = (0..10).map(|_| TestNode::random(rng)).collect();
     nodes.push(TestNode::with_torsion(rng));
     nodes.push(TestNode::with_torsion(rng));
+    let warm: Vec<PacketHop<'_>> = [0, 2, 4, 6, 10]
+        .iter()
+        .map(|&i| PacketHop {
+            id: &nodes[i].id,
+            key: &nodes[i].key,
+            table: Some(&nodes[i].table),
+        })
+        .collect();
+    let secret = InitialSecret::from_bytes([1; 32]);
+    for _ in 0..TABLE_AFTER_USES {
+        build_packet_to(&secret, &warm, 1024, &[Duration::ZERO; 5], b"warm up").unwrap();
+    }
+    assert!(warm
+        .iter()
+        .all(|hop| hop.table.is_some_and(HopTable::has_table)));
     nodes
 }
 
@@ -252,7 +271,7 @@ fn network(rng: &mut ChaCha20Rng) -> Vec<TestNode> {
 fn packets_are_byte_for_byte_those_of_sphinx_packet() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0001);
     let nodes = network(&mut rng);
-    for n in 0..120 {
+    for n in 0..100 {
         let case = Case::random(&mut rng, nodes.len());
         let reference = case.reference(&nodes);
         let padding = padding_of(&reference, &case, &nodes);
@@ -268,10 +287,6 @@ fn packets_are_byte_for_byte_those_of_sphinx_packet() {
         assert_eq!(ours.len(), HEADER_LEN + case.payload_size);
         assert!(ours == reference, "case {n}: packets differ");
     }
-    assert!(
-        nodes.iter().any(|node| node.table.has_table()),
-        "the warm (table) path was exercised"
-    );
 }
 
 #[test]

@@ -14,6 +14,7 @@
 
 use super::table::HopPoint;
 use super::PacketError;
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use hkdf::Hkdf;
@@ -121,12 +122,25 @@ pub(crate) fn derive(
     initial_secret: &[u8; 32],
     points: &[HopPoint<'_>],
 ) -> Result<KeyMaterial, PacketError> {
-    let alpha = MontgomeryPoint::mul_base_clamped(*initial_secret).to_bytes();
     let mut product = BlindingProduct::start(initial_secret);
+    let mut alpha = None;
     let mut hops = Vec::with_capacity(points.len());
     for (i, point) in points.iter().enumerate() {
         let mut shared_point = point.mul(&product.0);
-        let shared_secret = Zeroizing::new(shared_point.to_montgomery().to_bytes());
+        let shared_secret = if i == 0 {
+            // alpha_0 and the first shared secret do not depend on each
+            // other: one batched inversion converts both to Montgomery form.
+            let alpha_point = EdwardsPoint::mul_base_clamped(*initial_secret);
+            let mut both = EdwardsPoint::to_montgomery_batch(&[alpha_point, shared_point]);
+            alpha = both.first().map(MontgomeryPoint::to_bytes);
+            let first = both.get(1).map(MontgomeryPoint::to_bytes);
+            both.zeroize();
+            Zeroizing::new(first.ok_or_else(|| {
+                PacketError::Sphinx("batched Montgomery conversion lost a point".to_owned())
+            })?)
+        } else {
+            Zeroizing::new(shared_point.to_montgomery().to_bytes())
+        };
         shared_point.zeroize();
         let last = i + 1 == points.len();
         let len = if last {
@@ -140,5 +154,6 @@ pub(crate) fn derive(
         }
         hops.push(secrets);
     }
+    let alpha = alpha.ok_or_else(|| PacketError::BadRoute("a route has no hops".to_owned()))?;
     Ok(KeyMaterial { alpha, hops })
 }

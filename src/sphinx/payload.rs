@@ -10,12 +10,9 @@
 //! without the copies and per-layer allocations of the generic path.
 
 use super::PacketError;
-use blake2::digest::consts::U32;
-use blake2::Blake2bMac;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
 use hkdf::Hkdf;
-use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use sphinx_packet::constants::{
     PAYLOAD_KEY_HKDF_INFO, PAYLOAD_KEY_HKDF_SALT, PAYLOAD_KEY_SEED_SIZE, PAYLOAD_KEY_SIZE,
@@ -100,13 +97,21 @@ fn stream_round(left: &[u8], right: &mut [u8], key_half: &[u8]) -> Result<(), Pa
     Ok(())
 }
 
-/// `L ^= BLAKE2b-256(key = k, R)`.
+/// `L ^= BLAKE2b-256(key = k, R)`: standard keyed BLAKE2b (RFC 7693), the
+/// same function as `Blake2bMac<U32>` in `lioness-rs`; `blake2b_simd`
+/// computes it about 1.4 times as fast on AVX2 (docs/performance.md).
 fn hash_round(left: &mut [u8], right: &[u8], key: &[u8]) -> Result<(), PacketError> {
-    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(key)
-        .map_err(|e| PacketError::Sphinx(format!("Lioness hash key: {e}")))?;
-    mac.update(right);
-    let digest = mac.finalize().into_bytes();
-    for (l, d) in left.iter_mut().zip(digest.iter()) {
+    if key.len() != HASH_KEY {
+        return Err(PacketError::Sphinx(format!(
+            "Lioness hash key of {} bytes, expected {HASH_KEY}",
+            key.len()
+        )));
+    }
+    let digest = blake2b_simd::Params::new()
+        .hash_length(LEFT)
+        .key(key)
+        .hash(right);
+    for (l, d) in left.iter_mut().zip(digest.as_bytes()) {
         *l ^= d;
     }
     Ok(())

@@ -26,10 +26,13 @@ use std::sync::{Arc, OnceLock};
 /// (`MAX_LIVE_TABLES * TABLE_BYTES` is about 15 MiB).
 pub const MAX_LIVE_TABLES: usize = 512;
 
-/// A node gets its table when its key is used for this many packets: a
-/// table costs about as much as 60 hops to build, so one-off packets to a
-/// node never pay for it, while a message of many fragments does at once.
-pub const TABLE_AFTER_USES: u32 = 4;
+/// A node gets its table when its key is used for this many packets.
+/// Building one costs what about 50 hops gain from it (docs/performance.md),
+/// so, as in the ski-rental problem, we rent (variable-base multiplication)
+/// until the rent paid equals the price, then buy: never more than twice
+/// the cost of knowing the future, and a message of many fragments gets
+/// its tables early on.
+pub const TABLE_AFTER_USES: u32 = 50;
 
 /// Bytes of one fixed-base table.
 pub const TABLE_BYTES: usize = std::mem::size_of::<EdwardsBasepointTable>();
