@@ -139,3 +139,144 @@ fn final_padding(
         .map_err(|e| PacketError::Sphinx(format!("padding expansion: {e}")))?;
     Ok(padding)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    struct Node {
+        id: [u8; 32],
+        key: [u8; 32],
+    }
+
+    fn nodes(n: u8) -> Vec<Node> {
+        (1..=n)
+            .map(|i| Node {
+                id: [i; 32],
+                key: PublicKey::from(&StaticSecret::from([i; 32])).to_bytes(),
+            })
+            .collect()
+    }
+
+    fn hops(nodes: &[Node]) -> Vec<PacketHop<'_>> {
+        nodes
+            .iter()
+            .map(|n| PacketHop {
+                id: &n.id,
+                key: &n.key,
+                table: None,
+            })
+            .collect()
+    }
+
+    fn build(
+        nodes: &[Node],
+        payload_size: usize,
+        delays: usize,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, PacketError> {
+        build_packet_to(
+            &InitialSecret::from_bytes([9; 32]),
+            &hops(nodes),
+            payload_size,
+            &vec![Duration::ZERO; delays],
+            plaintext,
+        )
+    }
+
+    #[test]
+    fn empty_and_overlong_routes_are_refused() {
+        assert!(matches!(
+            build(&[], 1024, 0, b""),
+            Err(PacketError::BadRoute(_))
+        ));
+        assert!(matches!(
+            build(&nodes(6), 1024, 6, b""),
+            Err(PacketError::BadRoute(_))
+        ));
+    }
+
+    #[test]
+    fn a_delay_per_hop_is_required() {
+        let err = build(&nodes(3), 1024, 2, b"").unwrap_err();
+        assert_eq!(err, PacketError::BadRoute("3 hops but 2 delays".to_owned()));
+    }
+
+    #[test]
+    fn plaintext_over_capacity_is_refused_and_capacity_fits() {
+        let full = vec![1u8; 1024 - 17];
+        assert_eq!(
+            build(&nodes(2), 1024, 2, &full).unwrap().len(),
+            HEADER_LEN + 1024
+        );
+        let over = vec![1u8; 1024 - 16];
+        assert_eq!(
+            build(&nodes(2), 1024, 2, &over),
+            Err(PacketError::PlaintextTooLong {
+                capacity: 1007,
+                actual: 1008
+            })
+        );
+    }
+
+    #[test]
+    fn payloads_too_small_for_lioness_are_refused() {
+        assert_eq!(
+            build(&nodes(1), 32, 1, b""),
+            Err(PacketError::PayloadTooSmall {
+                minimum: 33,
+                actual: 32
+            })
+        );
+        assert!(build(&nodes(1), 33, 1, b"").is_ok());
+    }
+
+    #[test]
+    fn padding_of_the_wrong_length_is_refused() {
+        let nodes = nodes(5);
+        let err = build_packet_with_padding(
+            &InitialSecret::from_bytes([9; 32]),
+            &hops(&nodes),
+            1024,
+            &[Duration::ZERO; 5],
+            b"",
+            &[0; 9],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PacketError::PaddingLength {
+                expected: 8,
+                actual: 9
+            }
+        );
+    }
+
+    #[test]
+    fn a_key_off_the_curve_names_its_hop() {
+        let mut nodes = nodes(3);
+        nodes[1].key = (2u8..)
+            .map(|u| {
+                let mut key = [0u8; 32];
+                key[0] = u;
+                key
+            })
+            .find(|k| {
+                curve25519_dalek::MontgomeryPoint(*k)
+                    .to_edwards(0)
+                    .is_none()
+            })
+            .unwrap();
+        assert_eq!(
+            build(&nodes, 1024, 3, b""),
+            Err(PacketError::KeyNotOnCurve { hop: 1 })
+        );
+    }
+
+    #[test]
+    fn padding_lengths_shrink_by_sixty_bytes_a_hop() {
+        let lens: Vec<usize> = (1..=5).map(final_padding_len).collect();
+        assert_eq!(lens, [248, 188, 128, 68, 8]);
+    }
+}

@@ -157,3 +157,51 @@ pub(crate) fn derive(
     let alpha = alpha.ok_or_else(|| PacketError::BadRoute("a route has no hops".to_owned()))?;
     Ok(KeyMaterial { alpha, hops })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+    use sphinx_packet::header::keys::KeyMaterial as TheirKeyMaterial;
+    use sphinx_packet::route::{Node, NodeAddressBytes};
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    fn random_key(rng: &mut ChaCha20Rng) -> [u8; 32] {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        PublicKey::from(&StaticSecret::from(secret)).to_bytes()
+    }
+
+    #[test]
+    fn linear_derivation_matches_sphinx_packets_iterated_x25519() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        for hops in 1..=5 {
+            let keys: Vec<[u8; 32]> = (0..hops).map(|_| random_key(&mut rng)).collect();
+            let mut x = [0u8; 32];
+            rng.fill_bytes(&mut x);
+            let points: Vec<HopPoint<'_>> = keys
+                .iter()
+                .map(|k| HopPoint::uncached(k).unwrap())
+                .collect();
+            let ours = derive(&x, &points).unwrap();
+            let route: Vec<Node> = keys
+                .iter()
+                .map(|k| Node::new(NodeAddressBytes::from_bytes([0; 32]), PublicKey::from(*k)))
+                .collect();
+            let theirs = TheirKeyMaterial::derive(&route, &StaticSecret::from(x));
+            assert_eq!(&ours.alpha, theirs.initial_shared_secret.as_bytes());
+            for (our, their) in ours.hops.iter().zip(&theirs.expanded_shared_secrets) {
+                assert_eq!(&our.payload_seed, their.payload_key_seed());
+            }
+        }
+    }
+
+    #[test]
+    fn shifted_start_is_the_clamped_secret_over_eight() {
+        let x = [0xa7u8; 32];
+        let start = BlindingProduct::start(&x);
+        let clamped = Scalar::from_bytes_mod_order(clamp_integer(x));
+        assert_eq!(start.0 * Scalar::from(8u8), clamped);
+    }
+}

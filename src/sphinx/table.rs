@@ -170,3 +170,71 @@ impl Prepared {
 pub fn live_tables() -> usize {
     LIVE_TABLES.load(Ordering::Acquire)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    fn key(seed: u8) -> [u8; 32] {
+        PublicKey::from(&StaticSecret::from([seed; 32])).to_bytes()
+    }
+
+    fn product(point: &HopPoint<'_>) -> [u8; 32] {
+        point.mul(&Scalar::from(12345u32)).compress().to_bytes()
+    }
+
+    #[test]
+    fn table_comes_after_enough_uses_and_goes_with_the_last_clone() {
+        let table = HopTable::default();
+        let clone = table.clone();
+        let key = key(1);
+        let expected = product(&HopPoint::uncached(&key).unwrap());
+        for _ in 1..TABLE_AFTER_USES {
+            assert_eq!(product(&table.hop_point(&key).unwrap()), expected);
+            assert!(!clone.has_table());
+        }
+        let before = live_tables();
+        assert_eq!(product(&clone.hop_point(&key).unwrap()), expected);
+        assert!(table.has_table());
+        assert!(live_tables() > before || live_tables() == MAX_LIVE_TABLES);
+        let with_table = live_tables();
+        drop(table);
+        assert_eq!(live_tables(), with_table, "a clone still holds it");
+        drop(clone);
+        assert!(live_tables() < with_table);
+    }
+
+    #[test]
+    fn a_cell_handed_another_key_computes_for_that_key() {
+        let table = HopTable::default();
+        table.hop_point(&key(2)).unwrap();
+        let other = key(3);
+        assert_eq!(
+            product(&table.hop_point(&other).unwrap()),
+            product(&HopPoint::uncached(&other).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_key_on_the_twist_has_no_point() {
+        let twist = (2u8..)
+            .map(|u| {
+                let mut key = [0u8; 32];
+                key[0] = u;
+                key
+            })
+            .find(|key| MontgomeryPoint(*key).to_edwards(0).is_none())
+            .unwrap();
+        assert!(HopPoint::uncached(&twist).is_none());
+        assert!(HopTable::default().hop_point(&twist).is_none());
+    }
+
+    #[test]
+    fn cells_compare_equal_and_print_no_content() {
+        let table = HopTable::default();
+        table.hop_point(&key(4)).unwrap();
+        assert_eq!(table, HopTable::default());
+        assert_eq!(format!("{table:?}"), "HopTable");
+    }
+}
