@@ -164,7 +164,8 @@ impl InProcessMixnet {
             });
             match outcome {
                 crate::node::Outcome::Forward { onion, delay } => {
-                    now += delay;
+                    // A delay too large for the clock cannot be waited out; carry on at `now`.
+                    now = now.checked_add(delay).unwrap_or(now);
                     carrier = onion.to_email(&address);
                     address = onion.first_hop().to_owned();
                 }
