@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 pub const MAX_LIVE_TABLES: usize = 512;
 
 /// A node gets its table when its key is used for this many packets.
-/// Building one costs what about 50 hops gain from it (docs/performance.md),
+/// Building one costs what about 58 hops gain from it (docs/performance.md),
 /// so, as in the ski-rental problem, we rent (variable-base multiplication)
 /// until the rent paid equals the price, then buy: never more than twice
 /// the cost of knowing the future, and a message of many fragments gets
