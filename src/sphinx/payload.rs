@@ -107,10 +107,13 @@ fn hash_round(left: &mut [u8], right: &[u8], key: &[u8]) -> Result<(), PacketErr
             key.len()
         )));
     }
-    let digest = blake2b_simd::Params::new()
-        .hash_length(LEFT)
-        .key(key)
-        .hash(right);
+    let mut params = blake2b_simd::Params::new();
+    params.hash_length(LEFT).key(key);
+    let digest = params.hash(right);
+    // blake2b_simd keeps a copy of the key in its parameters and never
+    // wipes it: overwrite ours (the state it made from them is its own).
+    params.key(&[]);
+    std::hint::black_box(&params);
     for (l, d) in left.iter_mut().zip(digest.as_bytes()) {
         *l ^= d;
     }

