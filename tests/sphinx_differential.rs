@@ -6,15 +6,17 @@
 //! packet's padding is recovered here the way the exit node sees it (its
 //! secret key, the spec's HKDF and AES-128-CTR, written out independently
 //! of the library) and handed to `build_packet_with_padding`; every other
-//! byte must then agree.
+//! byte must then agree. Routes are random `(id, key)` hop lists, some keys
+//! with a torsion component, and routes of a signed and parsed directory.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::{clamp_integer, Scalar};
+use mixmailer::sample::{SampleNetwork, SampleSpec};
 use mixmailer::sphinx::{
-    build_packet_to, build_packet_with_padding, build_packets_to, final_padding_len,
-    payload_capacity, HopTable, InitialSecret, PacketError, PacketHop, PacketInput, HEADER_LEN,
-    TABLE_AFTER_USES,
+    build_packet, build_packet_reference, build_packet_to, build_packet_with_padding,
+    build_packets_to, final_padding_len, payload_capacity, HopTable, InitialSecret, PacketError,
+    PacketHop, PacketInput, HEADER_LEN, TABLE_AFTER_USES,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -173,6 +175,12 @@ struct Trip {
 
 /// Processes `packet` hop by hop with `sphinx-packet` itself.
 fn travel(packet: &[u8], route: &[usize], nodes: &[TestNode]) -> Trip {
+    let secrets: Vec<[u8; 32]> = route.iter().map(|&i| nodes[i].secret).collect();
+    travel_with(packet, &secrets)
+}
+
+/// Processes `packet` hop by hop with the nodes' secret keys, in route order.
+fn travel_with(packet: &[u8], secrets: &[[u8; 32]]) -> Trip {
     let mut packet = packet.to_vec();
     let mut trip = Trip {
         next_ids: Vec::new(),
@@ -180,10 +188,10 @@ fn travel(packet: &[u8], route: &[usize], nodes: &[TestNode]) -> Trip {
         plaintext: Vec::new(),
         final_block: Vec::new(),
     };
-    for (hop, &node) in route.iter().enumerate() {
-        let secret = StaticSecret::from(nodes[node].secret);
-        if hop + 1 == route.len() {
-            trip.final_block = final_block(&packet, &secret, route.len());
+    for (hop, secret) in secrets.iter().enumerate() {
+        let secret = StaticSecret::from(*secret);
+        if hop + 1 == secrets.len() {
+            trip.final_block = final_block(&packet, &secret, secrets.len());
         }
         let parsed = SphinxPacket::from_bytes(&packet).unwrap();
         match parsed.process(&secret).unwrap().data {
@@ -201,7 +209,7 @@ fn travel(packet: &[u8], route: &[usize], nodes: &[TestNode]) -> Trip {
                 identifier,
                 payload,
             } => {
-                assert_eq!(hop + 1, route.len(), "final hop reached early");
+                assert_eq!(hop + 1, secrets.len(), "final hop reached early");
                 assert_eq!(destination.as_bytes(), [0u8; 32]);
                 assert_eq!(identifier, [0u8; 16]);
                 trip.plaintext = payload.recover_plaintext().unwrap();
@@ -231,14 +239,19 @@ fn final_block(packet: &[u8], secret: &StaticSecret, hops: usize) -> Vec<u8> {
 
 /// The padding `sphinx-packet` drew for `reference`.
 fn padding_of(reference: &[u8], case: &Case, nodes: &[TestNode]) -> Vec<u8> {
-    let trip = travel(reference, &case.route, nodes);
-    let block = trip.final_block;
+    let secrets: Vec<[u8; 32]> = case.route.iter().map(|&i| nodes[i].secret).collect();
+    padding_with(reference, &secrets)
+}
+
+/// The padding of `reference`, read by the nodes whose secrets these are.
+fn padding_with(reference: &[u8], secrets: &[[u8; 32]]) -> Vec<u8> {
+    let block = travel_with(reference, secrets).final_block;
     assert_eq!(&block[..4], &[2, 0, 1, 4], "final flag and version 260");
     assert!(
         block[4..52].iter().all(|&b| b == 0),
         "zero destination and id"
     );
-    assert_eq!(block.len() - 52, final_padding_len(case.route.len()));
+    assert_eq!(block.len() - 52, final_padding_len(secrets.len()));
     block[52..].to_vec()
 }
 
@@ -416,4 +429,96 @@ fn parallel_building_reports_the_first_bad_input() {
             actual: 2000
         })
     );
+}
+
+#[test]
+fn route_packets_from_a_signed_directory_are_those_of_the_reference() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0006);
+    for hops in 1..=5u8 {
+        let network = SampleNetwork::generate(&SampleSpec {
+            hops,
+            nodes_per_layer: 2,
+            payload_size: 1024 + 16 * usize::from(hops) * 97,
+            mean_delay: Duration::from_secs(60),
+            seed: u64::from(hops),
+        })
+        .unwrap();
+        let directory = network.directory().unwrap();
+        let route = directory.random_route(&mut rng).unwrap();
+        let secrets: Vec<[u8; 32]> = route
+            .hops()
+            .iter()
+            .map(|hop| {
+                network
+                    .node_keys
+                    .iter()
+                    .find(|key| &key.public_key() == hop.key())
+                    .unwrap()
+                    .to_bytes()
+            })
+            .collect();
+        let plain_hops: Vec<PacketHop<'_>> = route
+            .hops()
+            .iter()
+            .map(|hop| PacketHop {
+                id: hop.id(),
+                key: hop.key(),
+                table: None,
+            })
+            .collect();
+        for _ in 0..3 {
+            let secret = InitialSecret::from_bytes(random_bytes(&mut rng));
+            let delays: Vec<Duration> = (0..hops)
+                .map(|_| Duration::from_millis(below(&mut rng, 1 << 40)))
+                .collect();
+            let mut plaintext = vec![0u8; below(&mut rng, 1000) as usize];
+            rng.fill_bytes(&mut plaintext);
+            let reference = build_packet_reference(&secret, &route, &delays, &plaintext).unwrap();
+            let padding = padding_with(&reference, &secrets);
+            let ours = build_packet_with_padding(
+                &secret,
+                &plain_hops,
+                route.payload_size(),
+                &delays,
+                &plaintext,
+                &padding,
+            )
+            .unwrap();
+            assert!(ours == reference, "{hops} hops: packets differ");
+            let packet = build_packet(&secret, &route, &delays, &plaintext).unwrap();
+            let by_hops = build_packet_to(
+                &secret,
+                &plain_hops,
+                route.payload_size(),
+                &delays,
+                &plaintext,
+            )
+            .unwrap();
+            assert!(packet == by_hops, "the route adapter adds nothing");
+            assert_eq!(travel_with(&packet, &secrets).plaintext, plaintext);
+        }
+    }
+}
+
+#[test]
+fn seeded_mix_wrap_gives_the_same_onions_every_time() {
+    let network = SampleNetwork::generate(&SampleSpec::default()).unwrap();
+    let directory = network.directory().unwrap();
+    let route = directory
+        .random_route(&mut ChaCha20Rng::seed_from_u64(1))
+        .unwrap();
+    let mut body = vec![0u8; 30_000];
+    ChaCha20Rng::seed_from_u64(2).fill_bytes(&mut body);
+    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\n".to_vec();
+    message.extend(
+        body.iter()
+            .map(|b| b"abcdefghijklmnop"[usize::from(b % 16)]),
+    );
+    let wrap = || {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        mixmailer::mix_wrap_with(&message, &route, &Default::default(), &mut rng).unwrap()
+    };
+    let onions = wrap();
+    assert!(onions.len() > 2, "several packets, built in parallel");
+    assert_eq!(onions, wrap());
 }
