@@ -12,12 +12,12 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::time::Duration;
 
-/// A 5-layer network with 2 KiB payloads, the case the issue measures.
-fn network() -> SampleNetwork {
+/// A 5-layer network with payloads of `payload_size` bytes.
+fn network(payload_size: usize) -> SampleNetwork {
     SampleNetwork::generate(&SampleSpec {
         hops: 5,
         nodes_per_layer: 2,
-        payload_size: 2048,
+        payload_size,
         mean_delay: Duration::from_secs(60),
         seed: 7,
     })
@@ -40,25 +40,38 @@ fn message(size: usize, rng: &mut ChaCha20Rng) -> Vec<u8> {
     message
 }
 
+/// With 2 KiB payloads a message may have at most 255 data fragments, about
+/// 500 KB of compressed body: the 1 MB message needs the larger payloads.
 fn wrap(c: &mut Criterion) {
-    let network = network();
-    let directory = network.directory().unwrap();
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let route = directory.random_route(&mut rng).unwrap();
     let mut group = c.benchmark_group("mix_wrap");
     group.sample_size(10);
-    for (name, size) in [("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000)] {
-        let message = message(size, &mut rng);
-        group.throughput(Throughput::Bytes(message.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &message, |b, message| {
-            b.iter(|| mix_wrap_with(message, &route, &WrapOptions::default(), &mut rng).unwrap())
-        });
+    for payload_size in [2048, 32768] {
+        let network = network(payload_size);
+        let directory = network.directory().unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let route = directory.random_route(&mut rng).unwrap();
+        for (name, size) in [("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000)] {
+            let message = message(size, &mut rng);
+            if payload_size == 2048 && size > 500_000 {
+                continue;
+            }
+            group.throughput(Throughput::Bytes(message.len() as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("{payload_size}-byte payloads"), name),
+                &message,
+                |b, message| {
+                    b.iter(|| {
+                        mix_wrap_with(message, &route, &WrapOptions::default(), &mut rng).unwrap()
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }
 
 fn process(c: &mut Criterion) {
-    let network = network();
+    let network = network(2048);
     let directory = network.directory().unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let route = directory.random_route(&mut rng).unwrap();
