@@ -573,3 +573,82 @@ fn c_test_program_is_clean_under_valgrind() {
         fixture.rust_delivery()
     );
 }
+
+/// Installs header, one kind of library and mixmailer.pc (from
+/// mixmailer.pc.in, as docs/c-api.md says) under `prefix`.
+fn install(prefix: &Path, library: &str) {
+    let lib = prefix.join("lib");
+    std::fs::create_dir_all(lib.join("pkgconfig")).unwrap();
+    std::fs::create_dir_all(prefix.join("include")).unwrap();
+    std::fs::copy(
+        root().join("include/mixmailer.h"),
+        prefix.join("include/mixmailer.h"),
+    )
+    .unwrap();
+    std::fs::copy(library_dir().join(library), lib.join(library)).unwrap();
+    let template = std::fs::read_to_string(root().join("mixmailer.pc.in")).unwrap();
+    let pc = template
+        .replace("@PREFIX@", prefix.to_str().unwrap())
+        .replace("@LIBDIR@", lib.to_str().unwrap())
+        .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
+    assert!(
+        !pc.contains('@'),
+        "unfilled template value in mixmailer.pc.in"
+    );
+    std::fs::write(lib.join("pkgconfig/mixmailer.pc"), pc).unwrap();
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let output = Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .args(args)
+        .arg("mixmailer")
+        .output();
+    let output = output.unwrap_or_else(|e| {
+        panic!("pkg-config is needed for this test; install it with `apt-get install pkgconf`: {e}")
+    });
+    check("pkg-config", &output);
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn installed_library_links_through_pkg_config_static_and_shared() {
+    let fixture = Fixture::new("pkg-config");
+    for (library, flags) in [
+        ("libmixmailer.a", &["--static", "--cflags", "--libs"][..]),
+        ("libmixmailer.so", &["--cflags", "--libs"][..]),
+    ] {
+        let prefix = fixture.path(&format!("prefix-{library}"));
+        install(&prefix, library);
+        assert_eq!(
+            pkg_config(&prefix, &["--modversion"]),
+            [env!("CARGO_PKG_VERSION")]
+        );
+        let program = fixture.path(&format!("send-{library}"));
+        let output = run(Command::new("cc")
+            .args(WARNINGS)
+            .arg(root().join("examples/c/send.c"))
+            .args(pkg_config(&prefix, flags))
+            .arg("-o")
+            .arg(&program));
+        check(
+            &format!("cc send.c $(pkg-config {flags:?} mixmailer)"),
+            &output,
+        );
+        let out = fixture.path("out");
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let output = run(Command::new(&program)
+            .env("LD_LIBRARY_PATH", prefix.join("lib"))
+            .args(send_args(&fixture)));
+        check(&format!("send linked with {library}"), &output);
+        assert_eq!(
+            fixture.deliver(&fixture.carriers()),
+            fixture.rust_delivery()
+        );
+    }
+}
