@@ -79,6 +79,22 @@ enum mixmailer_status
      */
     MIXMAILER_STATUS_DIRECTORY_ERROR = 2000,
     /**
+     * The document breaks a rule of the format (the detail names the line).
+     */
+    MIXMAILER_STATUS_DIRECTORY_MALFORMED = 2001,
+    /**
+     * Not enough trusted authorities signed it, or a trusted signature is invalid.
+     */
+    MIXMAILER_STATUS_DIRECTORY_SIGNATURE = 2002,
+    /**
+     * The time given is outside the directory's validity period.
+     */
+    MIXMAILER_STATUS_DIRECTORY_NOT_VALID_NOW = 2003,
+    /**
+     * The document is larger, or lists more nodes, than the format allows.
+     */
+    MIXMAILER_STATUS_DIRECTORY_TOO_LARGE = 2004,
+    /**
      * No route could be made for a reason without a code of its own.
      */
     MIXMAILER_STATUS_ROUTE_ERROR = 3000,
@@ -86,6 +102,14 @@ enum mixmailer_status
      * A nickname is not in the directory.
      */
     MIXMAILER_STATUS_ROUTE_UNKNOWN_NICKNAME = 3001,
+    /**
+     * The number of nicknames is not the directory's number of layers.
+     */
+    MIXMAILER_STATUS_ROUTE_WRONG_LENGTH = 3002,
+    /**
+     * A named node is not in the layer its position in the route requires.
+     */
+    MIXMAILER_STATUS_ROUTE_WRONG_LAYER = 3003,
     /**
      * The message, its body or a fragment was unusable.
      */

@@ -38,12 +38,24 @@ pub enum mixmailer_status {
     // 2xxx: the signed directory.
     /// The directory was refused for a reason without a code of its own.
     DirectoryError = 2000,
+    /// The document breaks a rule of the format (the detail names the line).
+    DirectoryMalformed = 2001,
+    /// Not enough trusted authorities signed it, or a trusted signature is invalid.
+    DirectorySignature = 2002,
+    /// The time given is outside the directory's validity period.
+    DirectoryNotValidNow = 2003,
+    /// The document is larger, or lists more nodes, than the format allows.
+    DirectoryTooLarge = 2004,
 
     // 3xxx: routes.
     /// No route could be made for a reason without a code of its own.
     RouteError = 3000,
     /// A nickname is not in the directory.
     RouteUnknownNickname = 3001,
+    /// The number of nicknames is not the directory's number of layers.
+    RouteWrongLength = 3002,
+    /// A named node is not in the layer its position in the route requires.
+    RouteWrongLayer = 3003,
 
     // 4xxx: the message to send (RFC 5322, body, fragments).
     /// The message, its body or a fragment was unusable.
@@ -103,8 +115,14 @@ impl mixmailer_status {
         Self::Panic,
         Self::Randomness,
         Self::DirectoryError,
+        Self::DirectoryMalformed,
+        Self::DirectorySignature,
+        Self::DirectoryNotValidNow,
+        Self::DirectoryTooLarge,
         Self::RouteError,
         Self::RouteUnknownNickname,
+        Self::RouteWrongLength,
+        Self::RouteWrongLayer,
         Self::MessageError,
         Self::CarrierError,
         Self::CarrierNoPacket,
@@ -144,8 +162,14 @@ impl mixmailer_status {
             S::Panic => c"internal error: the library panicked (please report this bug)",
             S::Randomness => c"the operating system's random number generator failed",
             S::DirectoryError => c"the directory was refused",
+            S::DirectoryMalformed => c"the directory breaks a rule of its format",
+            S::DirectorySignature => c"the directory is not signed by enough trusted authorities",
+            S::DirectoryNotValidNow => c"the directory is not valid at this time",
+            S::DirectoryTooLarge => c"the directory is too large",
             S::RouteError => c"no route could be made",
             S::RouteUnknownNickname => c"a nickname is not in the directory",
+            S::RouteWrongLength => c"a route needs one node per layer",
+            S::RouteWrongLayer => c"a node of the route is in the wrong layer",
             S::MessageError => c"the message is not usable",
             S::CarrierError => c"the carrier email could not be read",
             S::CarrierNoPacket => c"the carrier email has no packet block",
