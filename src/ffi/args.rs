@@ -172,3 +172,65 @@ pub(crate) unsafe fn arg_mailbox<'a>(ptr: *const c_char, name: &str) -> Result<&
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::mixmailer_status as S;
+
+    #[test]
+    fn null_buffers_are_empty_only_with_length_zero() {
+        let empty = unsafe { arg_bytes(std::ptr::null(), 0, "b") }.unwrap();
+        assert!(empty.is_empty());
+        let err = unsafe { arg_bytes(std::ptr::null(), 1, "b") }.unwrap_err();
+        assert_eq!(
+            (err.status, err.detail.as_str()),
+            (S::NullParameter, "argument `b` is NULL")
+        );
+    }
+
+    #[test]
+    fn impossible_lengths_are_refused_before_a_slice_is_made() {
+        let byte = 0u8;
+        let err = unsafe { arg_bytes(&byte, usize::MAX, "b") }.unwrap_err();
+        assert_eq!(err.status, S::InvalidArgument);
+        let key = [0u8; 32];
+        let err = unsafe { arg_array(&key, usize::MAX / 16, "keys") }.unwrap_err();
+        assert_eq!(err.status, S::InvalidArgument);
+    }
+
+    #[test]
+    fn times_beyond_the_clock_are_refused() {
+        assert_eq!(
+            arg_time(u64::MAX, "now").unwrap_err().status,
+            S::InvalidArgument
+        );
+        assert_eq!(arg_time(0, "now").unwrap(), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn mailboxes_with_line_breaks_are_refused() {
+        for bad in [c"a@b\r\nBcc: c@d", c"a@b\n", c""] {
+            let err = unsafe { arg_mailbox(bad.as_ptr(), "from") }.unwrap_err();
+            assert_eq!(err.status, S::InvalidArgument, "{bad:?}");
+        }
+        assert_eq!(
+            unsafe { arg_mailbox(c"a@b".as_ptr(), "from") }.unwrap(),
+            "a@b"
+        );
+    }
+
+    #[test]
+    fn out_parameters_are_written_only_by_set() {
+        let mut slot = 7usize;
+        let unused = unsafe { out(&mut slot, "slot") }.unwrap();
+        drop(unused);
+        assert_eq!(slot, 7);
+        unsafe { out(&mut slot, "slot") }.unwrap().set(9);
+        assert_eq!(slot, 9);
+        let err = unsafe { out::<usize>(std::ptr::null_mut(), "slot") }
+            .err()
+            .unwrap();
+        assert_eq!(err.status, S::NullParameter);
+    }
+}

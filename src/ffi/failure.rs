@@ -126,3 +126,21 @@ fn node_status(error: &NodeError) -> S {
         _ => S::NodeError,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_keep_their_cause_and_detail() {
+        let failure = Failure::from(Error::Carrier(CarrierError::BadBase64 { line: 12 }));
+        assert_eq!(failure.status, S::CarrierBadBase64);
+        assert!(failure.detail.contains("line 12"), "{}", failure.detail);
+        let failure = Failure::from(Error::Node(NodeError::WrongNextLayer { own: 1, next: 3 }));
+        assert_eq!(failure.status, S::NodeWrongNextLayer);
+        let failure = Failure::from(Error::Packet(PacketError::HeaderMac));
+        assert_eq!(failure.status, S::PacketHeaderMac);
+        let failure = Failure::from(Error::Randomness("no entropy".into()));
+        assert_eq!(failure.status, S::Randomness);
+    }
+}
