@@ -223,8 +223,8 @@ mod tests {
     #[test]
     fn out_parameters_are_written_only_by_set() {
         let mut slot = 7usize;
-        let unused = unsafe { out(&mut slot, "slot") }.unwrap();
-        drop(unused);
+        // Checked but never set, as when a call fails after its checks.
+        let _checked = unsafe { out(&mut slot, "slot") }.unwrap();
         assert_eq!(slot, 7);
         unsafe { out(&mut slot, "slot") }.unwrap().set(9);
         assert_eq!(slot, 9);
