@@ -329,7 +329,8 @@ mixmailer_status mixmailer_bytes_free(mixmailer_bytes *bytes);
  * NUL needed) and accepts it only if it follows every rule of the
  * specification, at least `threshold` (>= 1) distinct keys of
  * `trusted_keys` signed it, and `now_unix` (seconds since 1970, UTC) lies
- * in its validity period. `trusted_keys` is a flat array of
+ * in its validity period (a threshold of 0 or above the number of trusted
+ * keys is `MIXMAILER_STATUS_INVALID_ARGUMENT`). `trusted_keys` is a flat array of
  * `trusted_count` Ed25519 public keys of 32 bytes each
  * (`32 * trusted_count` bytes). On failure the detail
  * (`mixmailer_last_error_message`) names the line of the document.

@@ -1,7 +1,6 @@
 //! `mixmailer_directory`: a parsed, verified directory of mix nodes.
 
 use super::args::{arg_array, arg_bytes, arg_ref, arg_time, free_handle, into_handle, out};
-use super::failure::Failure;
 use super::status::mixmailer_status;
 use crate::directory::Directory;
 
@@ -15,7 +14,8 @@ pub struct mixmailer_directory {
 /// NUL needed) and accepts it only if it follows every rule of the
 /// specification, at least `threshold` (>= 1) distinct keys of
 /// `trusted_keys` signed it, and `now_unix` (seconds since 1970, UTC) lies
-/// in its validity period. `trusted_keys` is a flat array of
+/// in its validity period (a threshold of 0 or above the number of trusted
+/// keys is `MIXMAILER_STATUS_INVALID_ARGUMENT`). `trusted_keys` is a flat array of
 /// `trusted_count` Ed25519 public keys of 32 bytes each
 /// (`32 * trusted_count` bytes). On failure the detail
 /// (`mixmailer_last_error_message`) names the line of the document.
@@ -47,12 +47,6 @@ pub unsafe extern "C" fn mixmailer_directory_parse(
             )
         }?;
         let directory = unsafe { out(directory, "directory") }?;
-        if threshold == 0 {
-            return Err(Failure::invalid(
-                "threshold",
-                "must be at least 1: a directory nobody signed must not be trusted",
-            ));
-        }
         let now = arg_time(now_unix, "now_unix")?;
         let inner = Directory::parse(text, trusted, threshold, now)?;
         directory.set(into_handle(mixmailer_directory { inner }));

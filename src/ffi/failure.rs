@@ -74,14 +74,29 @@ impl From<RouteError> for Failure {
 // without a code of its own gets its family's X000 code, so C callers still
 // learn the family, and the detail string names the cause.
 
-fn directory_status(_error: &DirectoryError) -> S {
-    S::DirectoryError
+#[allow(unreachable_patterns)] // see FAMILY_CODES
+fn directory_status(error: &DirectoryError) -> S {
+    use DirectoryError as D;
+    match error {
+        // The caller's arguments, not the document.
+        D::ZeroThreshold | D::ThresholdAboveTrusted { .. } | D::InvalidTrustedKey { .. } => {
+            S::InvalidArgument
+        }
+        D::NotEnoughSignatures { .. } | D::InvalidSignature { .. } => S::DirectorySignature,
+        D::NotYetValid { .. } | D::Expired { .. } => S::DirectoryNotValidNow,
+        D::TooLarge { .. } | D::TooManyNodes { .. } => S::DirectoryTooLarge,
+        // Every other rule of the format names its line.
+        other if other.line().is_some() => S::DirectoryMalformed,
+        _ => S::DirectoryError,
+    }
 }
 
 #[allow(unreachable_patterns)] // see FAMILY_CODES
 fn route_status(error: &RouteError) -> S {
     match error {
-        RouteError::UnknownNickname(_) => S::RouteUnknownNickname,
+        RouteError::UnknownNickname { .. } => S::RouteUnknownNickname,
+        RouteError::WrongLength { .. } => S::RouteWrongLength,
+        RouteError::WrongLayer { .. } => S::RouteWrongLayer,
         _ => S::RouteError,
     }
 }
