@@ -111,9 +111,41 @@ enum mixmailer_status
      */
     MIXMAILER_STATUS_ROUTE_WRONG_LAYER = 3003,
     /**
-     * The message, its body or a fragment was unusable.
+     * The message, its body or a fragment was unusable for a reason without a code of its own.
      */
     MIXMAILER_STATUS_MESSAGE_ERROR = 4000,
+    /**
+     * The message has no bytes.
+     */
+    MIXMAILER_STATUS_MESSAGE_EMPTY = 4001,
+    /**
+     * The message's header is not RFC 5322 (the detail names the line).
+     */
+    MIXMAILER_STATUS_MESSAGE_MALFORMED = 4002,
+    /**
+     * The message has no From field, several, or one without an address.
+     */
+    MIXMAILER_STATUS_MESSAGE_BAD_FROM = 4003,
+    /**
+     * The message has no recipient in To, Cc or Bcc.
+     */
+    MIXMAILER_STATUS_MESSAGE_NO_RECIPIENT = 4004,
+    /**
+     * A recipient is invalid or repeated, or there are too many.
+     */
+    MIXMAILER_STATUS_MESSAGE_BAD_RECIPIENT = 4005,
+    /**
+     * The message does not fit into 255 packets of this network.
+     */
+    MIXMAILER_STATUS_MESSAGE_TOO_LARGE = 4006,
+    /**
+     * A received body is not valid (DEFLATE, size limit, rcpt lines).
+     */
+    MIXMAILER_STATUS_MESSAGE_BAD_BODY = 4007,
+    /**
+     * A received fragment is not valid or does not fit the others.
+     */
+    MIXMAILER_STATUS_MESSAGE_BAD_FRAGMENT = 4008,
     /**
      * The carrier email could not be read for a reason without a code of its own.
      */

@@ -58,8 +58,24 @@ pub enum mixmailer_status {
     RouteWrongLayer = 3003,
 
     // 4xxx: the message to send (RFC 5322, body, fragments).
-    /// The message, its body or a fragment was unusable.
+    /// The message, its body or a fragment was unusable for a reason without a code of its own.
     MessageError = 4000,
+    /// The message has no bytes.
+    MessageEmpty = 4001,
+    /// The message's header is not RFC 5322 (the detail names the line).
+    MessageMalformed = 4002,
+    /// The message has no From field, several, or one without an address.
+    MessageBadFrom = 4003,
+    /// The message has no recipient in To, Cc or Bcc.
+    MessageNoRecipient = 4004,
+    /// A recipient is invalid or repeated, or there are too many.
+    MessageBadRecipient = 4005,
+    /// The message does not fit into 255 packets of this network.
+    MessageTooLarge = 4006,
+    /// A received body is not valid (DEFLATE, size limit, rcpt lines).
+    MessageBadBody = 4007,
+    /// A received fragment is not valid or does not fit the others.
+    MessageBadFragment = 4008,
 
     // 5xxx: carrier emails.
     /// The carrier email could not be read for a reason without a code of its own.
@@ -124,6 +140,14 @@ impl mixmailer_status {
         Self::RouteWrongLength,
         Self::RouteWrongLayer,
         Self::MessageError,
+        Self::MessageEmpty,
+        Self::MessageMalformed,
+        Self::MessageBadFrom,
+        Self::MessageNoRecipient,
+        Self::MessageBadRecipient,
+        Self::MessageTooLarge,
+        Self::MessageBadBody,
+        Self::MessageBadFragment,
         Self::CarrierError,
         Self::CarrierNoPacket,
         Self::CarrierUnterminated,
@@ -171,6 +195,14 @@ impl mixmailer_status {
             S::RouteWrongLength => c"a route needs one node per layer",
             S::RouteWrongLayer => c"a node of the route is in the wrong layer",
             S::MessageError => c"the message is not usable",
+            S::MessageEmpty => c"the message is empty",
+            S::MessageMalformed => c"the message header is not RFC 5322",
+            S::MessageBadFrom => c"the message needs exactly one From field with an address",
+            S::MessageNoRecipient => c"the message has no recipient",
+            S::MessageBadRecipient => c"a recipient of the message is invalid",
+            S::MessageTooLarge => c"the message is too large for this network",
+            S::MessageBadBody => c"a received message body is invalid",
+            S::MessageBadFragment => c"a received fragment is invalid",
             S::CarrierError => c"the carrier email could not be read",
             S::CarrierNoPacket => c"the carrier email has no packet block",
             S::CarrierUnterminated => c"the carrier email's packet block has no END line",
