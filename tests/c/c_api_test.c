@@ -343,12 +343,17 @@ static void misuse_is_refused(const mixmailer_directory *directory,
     EXPECT(address == NULL);
 
     /* An empty message, and one with neither From nor recipients. */
-    EXPECT_FAMILY(mixmailer_mix_wrap(NULL, 0, route, &onions), 4);
+    EXPECT_STATUS(mixmailer_mix_wrap(NULL, 0, route, &onions), MIXMAILER_STATUS_MESSAGE_EMPTY);
     EXPECT(strlen(last_detail()) > 0);
-    EXPECT_FAMILY(mixmailer_mix_wrap((const uint8_t *)"", 0, route, &onions), 4);
-    EXPECT_FAMILY(mixmailer_mix_wrap((const uint8_t *)"Subject: x\r\n\r\nhi\r\n", 18, route,
+    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"", 0, route, &onions),
+                  MIXMAILER_STATUS_MESSAGE_EMPTY);
+    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"Subject: x\r\n\r\nhi\r\n", 18, route,
                                      &onions),
-                  4);
+                  MIXMAILER_STATUS_MESSAGE_BAD_FROM);
+    EXPECT(strstr(last_detail(), "From") != NULL);
+    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"From: a@b.example\r\n\r\nhi\r\n", 27,
+                                     route, &onions),
+                  MIXMAILER_STATUS_MESSAGE_NO_RECIPIENT);
     EXPECT_STATUS(mixmailer_mix_wrap(NULL, 5, route, &onions), MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT(onions == NULL);
 
