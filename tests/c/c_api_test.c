@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A string literal as a byte buffer: pointer and length without the NUL. */
+#define BYTES(literal) (const uint8_t *)(literal), sizeof(literal) - 1
+
 static int failures = 0;
 static int checks = 0;
 
@@ -347,12 +350,10 @@ static void misuse_is_refused(const mixmailer_directory *directory,
     EXPECT(strlen(last_detail()) > 0);
     EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"", 0, route, &onions),
                   MIXMAILER_STATUS_MESSAGE_EMPTY);
-    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"Subject: x\r\n\r\nhi\r\n", 18, route,
-                                     &onions),
+    EXPECT_STATUS(mixmailer_mix_wrap(BYTES("Subject: x\r\n\r\nhi\r\n"), route, &onions),
                   MIXMAILER_STATUS_MESSAGE_BAD_FROM);
     EXPECT(strstr(last_detail(), "From") != NULL);
-    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"From: a@b.example\r\n\r\nhi\r\n", 27,
-                                     route, &onions),
+    EXPECT_STATUS(mixmailer_mix_wrap(BYTES("From: a@b.example\r\n\r\nhi\r\n"), route, &onions),
                   MIXMAILER_STATUS_MESSAGE_NO_RECIPIENT);
     EXPECT_STATUS(mixmailer_mix_wrap(NULL, 5, route, &onions), MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT(onions == NULL);
