@@ -591,9 +591,13 @@ fn install(prefix: &Path, library: &str) {
         .replace("@PREFIX@", prefix.to_str().unwrap())
         .replace("@LIBDIR@", lib.to_str().unwrap())
         .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
+    let unfilled = pc
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .any(|line| line.matches('@').count() >= 2);
     assert!(
-        !pc.contains('@'),
-        "unfilled template value in mixmailer.pc.in"
+        !unfilled,
+        "unfilled template value in mixmailer.pc.in:\n{pc}"
     );
     std::fs::write(lib.join("pkgconfig/mixmailer.pc"), pc).unwrap();
 }

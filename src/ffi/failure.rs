@@ -101,8 +101,41 @@ fn route_status(error: &RouteError) -> S {
     }
 }
 
-fn message_status(_error: &MessageError) -> S {
-    S::MessageError
+#[allow(unreachable_patterns)] // see FAMILY_CODES
+fn message_status(error: &MessageError) -> S {
+    use MessageError as M;
+    match error {
+        M::Empty => S::MessageEmpty,
+        M::NulInHeader { .. }
+        | M::BareCarriageReturn { .. }
+        | M::ContinuationWithoutField { .. }
+        | M::MissingColon { .. }
+        | M::InvalidFieldName { .. }
+        | M::UnterminatedHeader { .. }
+        | M::UnparsableField { .. } => S::MessageMalformed,
+        M::MissingFrom | M::MultipleFrom { .. } | M::FromWithoutAddress => S::MessageBadFrom,
+        M::NoRecipient => S::MessageNoRecipient,
+        M::TooManyRecipients { .. } | M::InvalidRecipient { .. } | M::DuplicateRecipient { .. } => {
+            S::MessageBadRecipient
+        }
+        M::MessageTooLarge { .. } | M::TooManyFragments { .. } => S::MessageTooLarge,
+        M::NotDeflate(_)
+        | M::InflatedTooLarge { .. }
+        | M::BadRcptLine { .. }
+        | M::MissingSeparator => S::MessageBadBody,
+        M::FragmentLength { .. }
+        | M::UnsupportedVersion(_)
+        | M::ZeroDataFragments
+        | M::FewerFragmentsThanData { .. }
+        | M::IndexOutOfRange { .. }
+        | M::BodyLengthTooLarge { .. }
+        | M::NonZeroTail { .. }
+        | M::ShardLength { .. }
+        | M::NoFragments
+        | M::InconsistentFragments { .. }
+        | M::NotEnoughFragments { .. } => S::MessageBadFragment,
+        _ => S::MessageError,
+    }
 }
 
 #[allow(unreachable_patterns)] // see FAMILY_CODES
