@@ -1,0 +1,118 @@
+//! One carrier email: process it and commit everything it changes in one
+//! transaction, then answer. Only a committed result is `Accepted`.
+
+use super::Shared;
+use crate::protocol::Reply;
+use crate::store::{SpoolItem, StoreError};
+use mixmailer::node::{DropReason, NodeError};
+use mixmailer::{Error, Outcome};
+use std::time::SystemTime;
+
+fn drop_reason(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::Replay => "replay (its tag was seen before)",
+        DropReason::AlreadyDelivered => "its message was already delivered",
+        DropReason::DuplicateFragment => "duplicate fragment",
+    }
+}
+
+/// Whether the library's error may go away on retry (the store failed),
+/// as opposed to a carrier that is wrong for good.
+fn is_temporary(error: &Error) -> bool {
+    matches!(error, Error::Node(NodeError::Storage(_)))
+}
+
+/// What to spool for an outcome, and when.
+fn spool_item(outcome: Outcome, now: SystemTime) -> Option<(SpoolItem, SystemTime, &'static str)> {
+    match outcome {
+        Outcome::Forward { onion, delay } => {
+            let next_hop = onion.first_hop().to_owned();
+            let release = now.checked_add(delay).unwrap_or(now);
+            Some((
+                SpoolItem::Forward {
+                    next_hop,
+                    packet: onion.into_packet(),
+                },
+                release,
+                "received a packet; holding it for forwarding",
+            ))
+        }
+        Outcome::Deliver {
+            recipients,
+            message,
+        } => Some((
+            SpoolItem::Deliver {
+                recipients,
+                message,
+            },
+            now,
+            "received a fragment; its message is complete and queued for delivery",
+        )),
+        Outcome::FragmentHeld { .. } | Outcome::Dropped(_) => None,
+    }
+}
+
+/// Processes `email` received at `now` and commits the result.
+pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> Reply {
+    let mut state = shared.lock();
+    let valid_until = state.node.directory().params().valid_until;
+    if now >= valid_until {
+        tracing::warn!("refusing a carrier for now: the directory has expired; install a new one (the MTA keeps the mail and retries)");
+        return Reply::TempFail("the node's directory has expired".into());
+    }
+    if let Err(e) = state.node.store_mut().begin() {
+        tracing::error!("refusing a carrier for now: {e}");
+        return Reply::TempFail(e.to_string());
+    }
+    let outcome = match state.node.process(email, now) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            state.node.store_mut().abort();
+            if is_temporary(&e) {
+                tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
+                return Reply::TempFail(e.to_string());
+            }
+            tracing::info!("dropped a carrier: {e}");
+            return Reply::Dropped(e.to_string());
+        }
+    };
+    let (log, reply) = match &outcome {
+        Outcome::FragmentHeld { have, need, .. } => (
+            format!("received a fragment; holding {have} of the {need} its message needs"),
+            Reply::Accepted("fragment held".into()),
+        ),
+        Outcome::Dropped(reason) => (
+            format!("dropped a packet: {}", drop_reason(*reason)),
+            Reply::Dropped(drop_reason(*reason).into()),
+        ),
+        _ => (String::new(), Reply::Accepted("accepted".into())),
+    };
+    let mut log = log;
+    let mut spooled = false;
+    if let Some((item, release, text)) = spool_item(outcome, now) {
+        spooled = true;
+        if let Err(e) = state.node.store_mut().spool(item, release) {
+            state.node.store_mut().abort();
+            return refuse(e);
+        }
+        log = text.to_owned();
+    }
+    // A dropped replay commits too: for a surplus fragment the tag was
+    // stored and must stay stored.
+    if let Err(e) = state.node.store_mut().commit() {
+        state.node.store_mut().abort();
+        return refuse(e);
+    }
+    drop(state);
+    tracing::info!("{log}");
+    if spooled {
+        // The releaser may be asleep until a later item: let it look again.
+        shared.notify();
+    }
+    reply
+}
+
+fn refuse(e: StoreError) -> Reply {
+    tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
+    Reply::TempFail(e.to_string())
+}
