@@ -50,7 +50,7 @@ SECONDS=0
 WORK=$(mktemp -d /tmp/mixmailer-e2e.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/bin" "$WORK/etc" "$WORK/postfix"
-install -m 0755 "$ROOT/target/debug/mixmailer-node" "$WORK/bin/mixmailer-node"
+install -m 0755 "${CARGO_TARGET_DIR:-$ROOT/target}/debug/mixmailer-node" "$WORK/bin/mixmailer-node"
 BIN="$WORK/bin/mixmailer-node"
 MAILLOG="$WORK/postfix/maillog"
 
