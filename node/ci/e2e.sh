@@ -52,7 +52,9 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/bin" "$WORK/etc" "$WORK/postfix"
 install -m 0755 "${CARGO_TARGET_DIR:-$ROOT/target}/debug/mixmailer-node" "$WORK/bin/mixmailer-node"
 BIN="$WORK/bin/mixmailer-node"
-MAILLOG="$WORK/postfix/maillog"
+# Postfix writes its log only below /var (maillog_file_prefixes).
+MAILLOG=/var/log/mixmailer-e2e.maillog
+: >"$MAILLOG"
 
 if ! id mixmailer >/dev/null 2>&1; then
     useradd --system --home-dir /nonexistent --no-create-home \
@@ -87,7 +89,7 @@ cleanup() {
     cp "$WORK/postfix/master.cf.orig" /etc/postfix/master.cf
     [ "$POSTFIX_WAS_RUNNING" = 1 ] && postfix start >/dev/null 2>&1
     if [ "$OK" = 1 ] && [ -z "${KEEP:-}" ]; then
-        rm -rf "$WORK"
+        rm -rf "$WORK" "$MAILLOG"
     else
         echo "e2e: work directory kept: $WORK" >&2
         if [ "$OK" != 1 ]; then
@@ -229,7 +231,7 @@ postconf -e \
 for n in 1 2 3; do
     postconf -M "mixnode$n/unix=mixnode$n unix - n n - - pipe user=mixmailer argv=$BIN receive --config $WORK/node$n/node.toml"
 done
-postfix check || fail "postfix check failed"
+postfix check || fail "postfix check failed (see $MAILLOG)"
 if postfix status >/dev/null 2>&1; then
     postfix reload
 else
