@@ -64,9 +64,21 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
         tracing::error!("refusing a carrier for now: {e}");
         return Reply::TempFail(e.to_string());
     }
-    let outcome = match state.node.process(email, now) {
-        Ok(outcome) => outcome,
-        Err(e) => {
+    // A panic is a bug, never the carrier's fault: keep the mail with the
+    // MTA (temporary failure) rather than lose it, and keep the node running.
+    let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        state.node.process(email, now)
+    }));
+    let outcome = match processed {
+        Err(_) => {
+            state.node.store_mut().abort();
+            tracing::error!(
+                "processing a carrier panicked (a bug; the MTA keeps the mail and retries)"
+            );
+            return Reply::TempFail("internal error while processing".into());
+        }
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => {
             state.node.store_mut().abort();
             if is_temporary(&e) {
                 tracing::warn!("refusing a carrier for now (the MTA retries): {e}");

@@ -129,7 +129,18 @@ pub(crate) fn release_loop(shared: &Shared) {
             if shared.shutdown.load(Ordering::SeqCst) {
                 return;
             }
-            release(shared, id, entry, SystemTime::now());
+            let now = SystemTime::now();
+            let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                release(shared, id, entry.clone(), now)
+            }));
+            if released.is_err() {
+                tracing::error!("releasing an item panicked (a bug); retrying it later");
+                let mut state = shared.lock();
+                let _ = state
+                    .node
+                    .store_mut()
+                    .defer(id, now + backoff(entry.attempts + 1));
+            }
         }
         if full_batch {
             continue;

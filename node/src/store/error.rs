@@ -32,9 +32,6 @@ pub enum StoreError {
     /// An operation needed the transaction begun by `begin`.
     #[error("no store transaction is open (internal error: call begin first)")]
     NoTransaction,
-    /// `begin` was called twice.
-    #[error("a store transaction is already open (internal error)")]
-    TransactionOpen,
     /// redb failed (disk, I/O, corruption).
     #[error("database: {0}")]
     Database(#[from] redb::Error),

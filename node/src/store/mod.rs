@@ -110,10 +110,9 @@ impl RedbStore {
     }
 
     /// Starts the transaction that everything until [`Self::commit`] joins.
+    /// A transaction left open (by a caller that panicked) is aborted first.
     pub fn begin(&mut self) -> Result<(), StoreError> {
-        if self.txn.is_some() {
-            return Err(StoreError::TransactionOpen);
-        }
+        self.abort();
         self.txn = Some(self.db.begin_write()?);
         Ok(())
     }
