@@ -81,11 +81,14 @@ fn add_fragment(
     Ok(Ok(FragmentStatus::Held(held)))
 }
 
+/// Shards of one message by fragment index.
+type Shards = Vec<(u8, Vec<u8>)>;
+
 /// Removes the pending record and shards of `id`, returning the shards.
 fn remove_message(
     txn: &WriteTransaction,
     id: &[u8; 16],
-) -> Result<Option<(Pending, Vec<(u8, Vec<u8>)>)>, StoreError> {
+) -> Result<Option<(Pending, Shards)>, StoreError> {
     let info = match txn.open_table(PENDING)?.remove(id)? {
         Some(v) => Pending::decode(v.value())?,
         None => return Ok(None),
