@@ -260,6 +260,17 @@ for n in 1 2 3; do
 done
 [ "$(stat -c %a "$WORK/node1/spool")" = 700 ] || fail "spool directory is not mode 700"
 
+# ---------------------------------------------------------------- run 0
+step "run 0: Postfix plumbing (pipe to node1, Maildir for alice)"
+printf 'From: root@localhost\r\nTo: mix@node1.test\r\nSubject: not a carrier\r\n\r\nhello\r\n' |
+    /usr/sbin/sendmail -i -f root@mixmailer-e2e.test -- mix@node1.test
+wait_for 30 "node1 to drop a non-carrier handed over by Postfix's pipe" \
+    grep -q "dropped a carrier: carrier email: no" "$WORK/node1/log"
+printf 'From: root@localhost\r\nTo: alice@example.test\r\nSubject: plumbing\r\n\r\nhello\r\n' |
+    /usr/sbin/sendmail -i -f root@mixmailer-e2e.test -- alice@example.test
+has_plumbing_mail() { grep -q -s '^Subject: plumbing' "$WORK/maildirs/alice/new/"*; }
+wait_for 30 "Postfix to deliver into alice's Maildir" has_plumbing_mail
+
 # ---------------------------------------------------------------- run 1
 TOKEN1="e2e-$(date +%s)-$RANDOM"
 cat >"$WORK/message1.eml" <<EOF
@@ -391,4 +402,4 @@ sleep 2
 check_time
 OK=1
 echo "e2e: finished in $SECONDS s after the build"
-echo "e2e: 3 passed, 0 failed"
+echo "e2e: 4 passed, 0 failed"
