@@ -2,14 +2,17 @@
 //! message and take its envelope, pack it into the compressed body, and
 //! cut the body into erasure-coded fragments (and back).
 
+mod address;
 mod body;
 mod error;
 mod fragment;
+mod header;
 mod sanitize;
 
 pub use body::{decode_body, encode_body, MAX_INFLATED_BODY, MAX_RECIPIENTS};
 pub use error::MessageError;
 pub use fragment::{
-    fragment_body, reassemble, shard_size, Fragment, Redundancy, FRAGMENT_HEADER_LEN,
+    fragment_body, max_body_len, reassemble, shard_size, Fragment, Redundancy, FRAGMENT_HEADER_LEN,
+    FRAGMENT_VERSION,
 };
-pub use sanitize::{add_date, sanitize, Sanitized};
+pub use sanitize::{add_date, is_kept_field, sanitize, sanitize_for_delivery, Sanitized};

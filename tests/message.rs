@@ -1,0 +1,774 @@
+//! The message side of SPEC 3, 4 and 6: header policy, envelope, body and
+//! erasure-coded fragments, tested through the public API.
+
+use mixmailer::message::{
+    add_date, decode_body, encode_body, fragment_body, max_body_len, reassemble, sanitize,
+    sanitize_for_delivery, shard_size, Fragment, MessageError, Redundancy, MAX_INFLATED_BODY,
+    MAX_RECIPIENTS,
+};
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
+
+// ---------------------------------------------------------------------------
+// Peak heap use of the current thread, so a test can prove that a
+// decompression bomb is refused without its output ever being allocated.
+
+struct ThreadCountingAllocator;
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(grow: usize, shrink: usize) {
+    // try_with: the allocator also runs while thread-locals are torn down.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get().saturating_add(grow).saturating_sub(shrink);
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// wrapper only updates thread-local counters, which never allocate.
+unsafe impl GlobalAlloc for ThreadCountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size(), 0);
+        }
+        ptr
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        count(0, layout.size());
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size, layout.size());
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: ThreadCountingAllocator = ThreadCountingAllocator;
+
+/// Runs `f` and returns its result and the most heap it had allocated at once.
+fn peak_heap_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(base));
+    let result = f();
+    let peak = PEAK.with(Cell::get);
+    (result, peak.saturating_sub(base))
+}
+
+// ---------------------------------------------------------------------------
+// SPEC 6: header policy
+
+/// Every kept kind of field, in odd case and folded, between fields that must go.
+const FULL_MESSAGE: &str =
+    "Received: from laptop.home (dsl-203-0-113-7.example.net [203.0.113.7])\r\n\
+\tby smtp.example.org with ESMTPSA; Sun, 29 Nov 2026 06:12:37 +0100\r\n\
+Return-Path: <alice@example.org>\r\n\
+from: Alice <alice@example.org>\r\n\
+Date: Sun, 29 Nov 2026 06:12:37 +0100\r\n\
+TO: Bob <bob@example.net>,\r\n \"Eve, E.\" <eve@example.com>\r\n\
+Cc: carol@example.com\r\n\
+Bcc: dave@example.org\r\n\
+Sender: alice@example.org\r\n\
+Reply-To: alice+replies@example.org\r\n\
+Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\
+\tand more\r\n\
+Message-ID: <pEp.1.2@example.org>\r\n\
+In-Reply-To: <pEp.0.9@example.net>\r\n\
+References: <pEp.0.8@example.net>\r\n <pEp.0.9@example.net>\r\n\
+User-Agent: pEp-engine 3.2 (Linux)\r\n\
+X-Mailer: ExampleMail 1.0\r\n\
+X-Originating-IP: [203.0.113.7]\r\n\
+Organization: Example\r\n\
+X-pEp-Version: 3.2\r\n\
+x-PEP-wrapped-message-info: INNER\r\n\
+pEp-Private: yes\r\n\
+X-pEpX: not the prefix\r\n\
+X-EncStatus: reliable\r\n\
+Autocrypt: addr=alice@example.org; keydata=\r\n AAAA\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\
+Content-Transfer-Encoding: 7bit\r\n\
+Content-Disposition: inline\r\n\
+Content-Language: de\r\n\
+Keywords: secret\r\n\
+\r\n\
+--b1\r\n\
+Received: inside the body stays\r\n\
+\r\n\
+trailing space \r\n\
+--b1--\r\n";
+
+const FULL_MESSAGE_SANITIZED: &str = "from: Alice <alice@example.org>\r\n\
+TO: Bob <bob@example.net>,\r\n \"Eve, E.\" <eve@example.com>\r\n\
+Cc: carol@example.com\r\n\
+Reply-To: alice+replies@example.org\r\n\
+Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\
+\tand more\r\n\
+Message-ID: <pEp.1.2@example.org>\r\n\
+In-Reply-To: <pEp.0.9@example.net>\r\n\
+References: <pEp.0.8@example.net>\r\n <pEp.0.9@example.net>\r\n\
+X-pEp-Version: 3.2\r\n\
+x-PEP-wrapped-message-info: INNER\r\n\
+pEp-Private: yes\r\n\
+X-EncStatus: reliable\r\n\
+Autocrypt: addr=alice@example.org; keydata=\r\n AAAA\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\
+Content-Transfer-Encoding: 7bit\r\n\
+Content-Disposition: inline\r\n\
+Content-Language: de\r\n\
+\r\n\
+--b1\r\n\
+Received: inside the body stays\r\n\
+\r\n\
+trailing space \r\n\
+--b1--\r\n";
+
+fn minimal(header: &str) -> Vec<u8> {
+    format!("From: alice@example.org\r\n{header}\r\nbody\r\n").into_bytes()
+}
+
+#[test]
+fn exactly_the_listed_fields_are_kept_in_order_and_byte_for_byte() {
+    let sanitized = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    assert_eq!(
+        String::from_utf8(sanitized.message).unwrap(),
+        FULL_MESSAGE_SANITIZED
+    );
+    assert_eq!(
+        sanitized.removed,
+        [
+            "Received",
+            "Return-Path",
+            "Date",
+            "Bcc",
+            "Sender",
+            "User-Agent",
+            "X-Mailer",
+            "X-Originating-IP",
+            "Organization",
+            "X-pEpX",
+            "Keywords"
+        ]
+    );
+}
+
+#[test]
+fn bcc_never_reaches_the_header_but_is_a_recipient() {
+    let sanitized = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    assert_eq!(
+        sanitized.recipients,
+        [
+            "bob@example.net",
+            "eve@example.com",
+            "carol@example.com",
+            "dave@example.org"
+        ]
+    );
+    let text = String::from_utf8(sanitized.message).unwrap();
+    assert!(!text.to_ascii_lowercase().contains("bcc"));
+    assert!(!text.contains("dave"));
+}
+
+#[test]
+fn recipients_are_bare_addresses_from_groups_names_and_comments() {
+    let message = minimal(
+        "To: Team: bob@example.net, \"B. Two\" <bob2@example.net>;, undisclosed-recipients:;\r\n\
+         Bcc: =?utf-8?q?J=C3=B6rg?= <joerg@example.de> (the boss)\r\n\
+         Cc: (comment) carol@example.com (another), Bob <bob@EXAMPLE.NET>, Bob <Bob@example.net>\r\n",
+    );
+    let sanitized = sanitize(&message).unwrap();
+    assert_eq!(
+        sanitized.recipients,
+        [
+            "bob@example.net",
+            "bob2@example.net",
+            "joerg@example.de",
+            "carol@example.com",
+            "Bob@example.net"
+        ]
+    );
+}
+
+#[test]
+fn sanitizing_is_idempotent() {
+    let once = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    let twice = sanitize(&once.message).unwrap();
+    assert_eq!(twice.message, once.message);
+    assert!(twice.removed.is_empty());
+}
+
+#[test]
+fn bare_lf_becomes_crlf_and_the_body_is_then_kept_byte_for_byte() {
+    let mut message =
+        b"Received: x\nFrom: a@example.org\nTo: b@example.org\n\nline one\nline two\r\n".to_vec();
+    let binary: Vec<u8> = (0u8..=255).filter(|&b| b != b'\n' && b != b'\r').collect();
+    message.extend_from_slice(&binary);
+    let sanitized = sanitize(&message).unwrap();
+    let mut expected =
+        b"From: a@example.org\r\nTo: b@example.org\r\n\r\nline one\r\nline two\r\n".to_vec();
+    expected.extend_from_slice(&binary);
+    assert_eq!(sanitized.message, expected);
+}
+
+#[test]
+fn a_message_without_body_keeps_having_none() {
+    let sanitized = sanitize(b"From: a@example.org\r\nTo: b@example.org\r\nDate: x\r\n").unwrap();
+    assert_eq!(
+        sanitized.message,
+        b"From: a@example.org\r\nTo: b@example.org\r\n"
+    );
+}
+
+#[test]
+fn the_exit_pass_accepts_a_message_whose_only_recipients_were_in_bcc() {
+    let sent = sanitize(b"From: a@example.org\r\nBcc: hidden@example.org\r\n\r\nhi").unwrap();
+    assert_eq!(sent.recipients, ["hidden@example.org"]);
+    assert_eq!(
+        sanitize(&sent.message).unwrap_err(),
+        MessageError::NoRecipient
+    );
+    let delivered = sanitize_for_delivery(&sent.message).unwrap();
+    assert_eq!(delivered.message, b"From: a@example.org\r\n\r\nhi");
+    assert!(delivered.recipients.is_empty());
+}
+
+#[test]
+fn date_is_added_in_utc_before_the_header() {
+    let now = mixmailer::time::parse_directory_time("2026-11-29T05:12:37Z").unwrap();
+    let sent = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    let delivered = add_date(&sent.message, now);
+    let expected = format!("Date: Sun, 29 Nov 2026 05:12:37 +0000\r\n{FULL_MESSAGE_SANITIZED}");
+    assert_eq!(String::from_utf8(delivered).unwrap(), expected);
+}
+
+#[test]
+fn malformed_messages_get_their_own_error() {
+    let cases: Vec<(Vec<u8>, MessageError)> = vec![
+        (Vec::new(), MessageError::Empty),
+        (
+            b"This is not an email at all\r\n".to_vec(),
+            MessageError::MissingColon { line: 1 },
+        ),
+        (
+            b"From alice@example.org Sun Nov 29\nFrom: a@example.org\n\n".to_vec(),
+            MessageError::MissingColon { line: 1 },
+        ),
+        (
+            minimal("To: b@example.org\r\nX Bad: y\r\n"),
+            MessageError::InvalidFieldName {
+                line: 3,
+                name: "X Bad".into(),
+            },
+        ),
+        (
+            minimal("To: b@example.org\r\nSubject: a\0b\r\n"),
+            MessageError::NulInHeader { line: 3 },
+        ),
+        (
+            b"From: a@example.org\r\nTo: b@example.org".to_vec(),
+            MessageError::UnterminatedHeader { line: 2 },
+        ),
+        (
+            b"\tFrom: a@example.org\r\n\r\n".to_vec(),
+            MessageError::ContinuationWithoutField { line: 1 },
+        ),
+        (
+            b"To: b@example.org\r\nSubject: hi\r\n\r\nbody".to_vec(),
+            MessageError::MissingFrom,
+        ),
+        (b"\r\nonly a body".to_vec(), MessageError::MissingFrom),
+        (
+            minimal("From: other@example.org\r\nTo: b@example.org\r\n"),
+            MessageError::MultipleFrom { count: 2 },
+        ),
+        (
+            b"From: \r\nTo: b@example.org\r\n\r\n".to_vec(),
+            MessageError::FromWithoutAddress,
+        ),
+        (minimal("Subject: nobody\r\n"), MessageError::NoRecipient),
+        (
+            minimal("To: undisclosed-recipients:;\r\n"),
+            MessageError::NoRecipient,
+        ),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(
+            sanitize(&message),
+            Err(expected),
+            "{:?}",
+            String::from_utf8_lossy(&message)
+        );
+    }
+}
+
+#[test]
+fn recipients_unfit_for_smtp_are_refused_naming_header_and_address() {
+    let cases = [
+        ("To: Bob\r\n", "To", "Bob"),
+        ("Cc: bob@\r\n", "Cc", "bob@"),
+        (
+            "Bcc: <b\u{f6}b@example.org>\r\n",
+            "Bcc",
+            "b\u{f6}b@example.org",
+        ),
+        (
+            "to: <\"b o b\"@example.org>\r\n",
+            "to",
+            "\"b o b\"@example.org",
+        ),
+        // mail-parser reads a quoted string before `@` as a display name.
+        (
+            "Cc: a@example.org, \"x y\"@example.org\r\n",
+            "Cc",
+            "@example.org",
+        ),
+    ];
+    for (header, field, address) in cases {
+        match sanitize(&minimal(header)) {
+            Err(MessageError::InvalidRecipient {
+                origin,
+                address: got,
+                ..
+            }) => {
+                assert_eq!(origin, field, "{header}");
+                assert_eq!(got, address, "{header}");
+            }
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn more_than_the_maximum_recipients_are_refused() {
+    let list = |count: usize| {
+        (0..count)
+            .map(|i| format!("r{i}@example.org"))
+            .collect::<Vec<_>>()
+            .join(",\r\n ")
+    };
+    let ok = sanitize(&minimal(&format!("To: {}\r\n", list(MAX_RECIPIENTS)))).unwrap();
+    assert_eq!(ok.recipients.len(), MAX_RECIPIENTS);
+    assert_eq!(
+        sanitize(&minimal(&format!("To: {}\r\n", list(MAX_RECIPIENTS + 1)))),
+        Err(MessageError::TooManyRecipients {
+            count: MAX_RECIPIENTS + 1,
+            max: MAX_RECIPIENTS
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------
+// SPEC 4: body
+
+#[test]
+fn body_round_trips_recipients_and_message() {
+    let sent = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    let body = encode_body(&sent.recipients, &sent.message).unwrap();
+    let (recipients, message) = decode_body(&body).unwrap();
+    assert_eq!(recipients, sent.recipients);
+    assert_eq!(message, sent.message);
+}
+
+#[test]
+fn envelopes_a_reader_would_refuse_are_not_encoded() {
+    assert_eq!(encode_body(&[], b"x"), Err(MessageError::NoRecipient));
+    let many: Vec<String> = (0..=MAX_RECIPIENTS)
+        .map(|i| format!("r{i}@x.org"))
+        .collect();
+    assert!(matches!(
+        encode_body(&many, b"x"),
+        Err(MessageError::TooManyRecipients { count: 101, .. })
+    ));
+    assert!(matches!(
+        encode_body(&["a@x.org\nrcpt b@y.org".into()], b"x"),
+        Err(MessageError::InvalidRecipient { .. })
+    ));
+}
+
+#[test]
+fn garbage_is_not_a_body() {
+    assert!(matches!(
+        decode_body(&[0xff; 64]),
+        Err(MessageError::NotDeflate(_))
+    ));
+}
+
+#[test]
+fn an_inflate_bomb_is_refused_without_allocating_it() {
+    // 64 MiB of zeros, fed in pieces so the test itself never holds them.
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(b"rcpt a@example.org\n\n").unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 1 << 17, "{} bytes", bomb.len());
+    drop(zeros);
+
+    let (result, peak) = peak_heap_of(|| decode_body(&bomb));
+    assert_eq!(
+        result,
+        Err(MessageError::InflatedTooLarge {
+            max: MAX_INFLATED_BODY
+        })
+    );
+    assert!(
+        peak <= MAX_INFLATED_BODY + (1 << 20),
+        "decoding the bomb held {peak} bytes at once"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// SPEC 3: fragments
+
+const P: usize = 1024;
+
+fn random_bytes(rng: &mut ChaCha20Rng, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    rand_core::Rng::fill_bytes(rng, &mut bytes);
+    bytes
+}
+
+#[test]
+fn shard_size_and_limits_per_payload_size() {
+    // The table in docs/erasure-code.md.
+    for (p, s, max) in [
+        (1024, 960, 244_800),
+        (2048, 1984, 505_920),
+        (32768, 32704, 8_339_520),
+        (65536, 65472, 16_695_360),
+    ] {
+        assert_eq!(shard_size(p), s, "p = {p}");
+        assert_eq!(max_body_len(p), max, "p = {p}");
+        assert_eq!(s % 64, 0);
+    }
+}
+
+#[test]
+fn default_redundancy_is_a_third_more_capped_at_255() {
+    for (k, parity) in [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 2),
+        (11, 4),
+        (191, 64),
+        (192, 63),
+        (255, 0),
+    ] {
+        assert_eq!(Redundancy::Default.parity_for(k), Ok(parity), "k = {k}");
+    }
+}
+
+#[test]
+fn bodies_of_one_two_and_many_fragments_round_trip() {
+    let s = shard_size(P);
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    for (len, k, n) in [
+        (0, 1, 2),
+        (1, 1, 2),
+        (s, 1, 2),
+        (s + 1, 2, 3),
+        (10 * s + 5, 11, 15),
+        (max_body_len(P), 255, 255),
+    ] {
+        let body = random_bytes(&mut rng, len);
+        let fragments = fragment_body(&body, [7; 16], P, Redundancy::Default).unwrap();
+        assert_eq!(fragments.len(), n, "len {len}");
+        for (i, fragment) in fragments.iter().enumerate() {
+            assert_eq!((fragment.k, fragment.n), (k as u8, n as u8));
+            assert_eq!(usize::from(fragment.index), i);
+            assert_eq!(fragment.body_len as usize, len);
+            // Systematic: data shards are the body itself, zero-padded.
+            if i < k {
+                let start = (i * s).min(len);
+                let end = ((i + 1) * s).min(len);
+                assert_eq!(&fragment.shard[..end - start], &body[start..end]);
+                assert!(fragment.shard[end - start..].iter().all(|&b| b == 0));
+            }
+            let plaintext = fragment.to_plaintext(P);
+            assert_eq!(plaintext.len(), P - 17);
+            assert_eq!(&Fragment::from_plaintext(&plaintext, P).unwrap(), fragment);
+        }
+        assert_eq!(reassemble(&fragments).unwrap(), body, "len {len}");
+    }
+}
+
+#[test]
+fn any_k_of_n_fragments_rebuild_the_body_and_fewer_do_not() {
+    let s = shard_size(P);
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    for (k_target, redundancy) in [
+        (1, Redundancy::Default),
+        (2, Redundancy::Default),
+        (5, Redundancy::Default),
+        (13, Redundancy::Default),
+        (40, Redundancy::Default),
+        (3, Redundancy::Parity(9)),
+        (7, Redundancy::Parity(0)),
+        (120, Redundancy::Parity(135)),
+    ] {
+        let len = (k_target - 1) * s + 1 + rng.random_range(0..s);
+        let body = random_bytes(&mut rng, len);
+        let mut fragments = fragment_body(&body, [9; 16], P, redundancy).unwrap();
+        let k = usize::from(fragments[0].k);
+        assert_eq!(k, k_target);
+        for _ in 0..40 {
+            fragments.shuffle(&mut rng);
+            assert_eq!(reassemble(&fragments[..k]).unwrap(), body);
+            assert_eq!(
+                reassemble(&fragments[..k - 1]),
+                Err(if k == 1 {
+                    MessageError::NoFragments
+                } else {
+                    MessageError::NotEnoughFragments {
+                        have: k - 1,
+                        need: k,
+                    }
+                })
+            );
+        }
+    }
+}
+
+#[test]
+fn a_five_megabyte_body_survives_losing_all_parity_worth_of_packets() {
+    let p = 32768;
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let body = random_bytes(&mut rng, 5_000_000);
+    let mut fragments = fragment_body(&body, [5; 16], p, Redundancy::Default).unwrap();
+    assert_eq!((fragments[0].k, fragments[0].n), (153, 204));
+    let plaintexts: Vec<Vec<u8>> = fragments.iter().map(|f| f.to_plaintext(p)).collect();
+    assert!(plaintexts.iter().all(|pt| pt.len() == p - 17));
+    fragments.shuffle(&mut rng);
+    fragments.truncate(153);
+    assert_eq!(reassemble(&fragments).unwrap(), body);
+}
+
+#[test]
+fn bodies_beyond_255_fragments_are_too_large() {
+    let body = vec![1u8; max_body_len(P) + 1];
+    assert_eq!(
+        fragment_body(&body, [0; 16], P, Redundancy::Default),
+        Err(MessageError::MessageTooLarge {
+            body_len: max_body_len(P) + 1,
+            max: max_body_len(P)
+        })
+    );
+    let body = vec![1u8; 200 * shard_size(P)];
+    assert_eq!(
+        fragment_body(&body, [0; 16], P, Redundancy::Parity(56)),
+        Err(MessageError::TooManyFragments { k: 200, parity: 56 })
+    );
+    let fragments = fragment_body(&body, [0; 16], P, Redundancy::Parity(55)).unwrap();
+    assert_eq!(fragments.len(), 255);
+}
+
+#[test]
+fn fragments_of_different_messages_are_not_mixed() {
+    let body = vec![3u8; 3 * shard_size(P)];
+    let a = fragment_body(&body, [1; 16], P, Redundancy::Default).unwrap();
+    let b = fragment_body(&body, [2; 16], P, Redundancy::Default).unwrap();
+    let longer = fragment_body(
+        &[body.clone(), vec![3]].concat(),
+        [1; 16],
+        P,
+        Redundancy::Default,
+    )
+    .unwrap();
+    let shorter = fragment_body(&body[1..], [1; 16], P, Redundancy::Default).unwrap();
+    let more_parity = fragment_body(&body, [1; 16], P, Redundancy::Parity(3)).unwrap();
+    let field = |r: Result<Vec<u8>, MessageError>| match r {
+        Err(MessageError::InconsistentFragments { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        field(reassemble(&[a[0].clone(), b[1].clone(), a[2].clone()])),
+        "message id"
+    );
+    assert_eq!(
+        field(reassemble(&[a[0].clone(), longer[1].clone(), a[2].clone()])),
+        "k"
+    );
+    assert_eq!(
+        field(reassemble(&[
+            a[0].clone(),
+            more_parity[1].clone(),
+            a[2].clone()
+        ])),
+        "n"
+    );
+    assert_eq!(
+        field(reassemble(&[
+            a[0].clone(),
+            shorter[1].clone(),
+            a[2].clone()
+        ])),
+        "body length"
+    );
+    assert_eq!(reassemble(&[]), Err(MessageError::NoFragments));
+}
+
+#[test]
+fn repeated_fragments_count_once() {
+    let body = vec![4u8; 3 * shard_size(P)];
+    let f = fragment_body(&body, [1; 16], P, Redundancy::Default).unwrap();
+    assert_eq!(
+        reassemble(&[f[0].clone(), f[0].clone(), f[3].clone()]),
+        Err(MessageError::NotEnoughFragments { have: 2, need: 3 })
+    );
+    assert_eq!(
+        reassemble(&[f[3].clone(), f[0].clone(), f[0].clone(), f[2].clone()]).unwrap(),
+        body
+    );
+}
+
+#[test]
+fn malformed_fragment_plaintexts_are_refused() {
+    let s = shard_size(P);
+    let good = fragment_body(&vec![8u8; 2 * s], [1; 16], P, Redundancy::Default).unwrap()[1]
+        .to_plaintext(P);
+    let with = |offset: usize, value: u8| {
+        let mut pt = good.clone();
+        pt[offset] = value;
+        pt
+    };
+    let with_len = |len: u32| {
+        let mut pt = good.clone();
+        pt[20..24].copy_from_slice(&len.to_be_bytes());
+        pt
+    };
+    let cases = [
+        (
+            good[..P - 18].to_vec(),
+            MessageError::FragmentLength {
+                expected: P - 17,
+                actual: P - 18,
+            },
+        ),
+        (
+            [good.clone(), vec![0]].concat(),
+            MessageError::FragmentLength {
+                expected: P - 17,
+                actual: P - 16,
+            },
+        ),
+        (with(0, 2), MessageError::UnsupportedVersion(2)),
+        (with(0, 0), MessageError::UnsupportedVersion(0)),
+        (with(17, 0), MessageError::ZeroDataFragments),
+        (
+            with(18, 1),
+            MessageError::FewerFragmentsThanData { k: 2, n: 1 },
+        ),
+        (
+            with(19, 3),
+            MessageError::IndexOutOfRange { index: 3, n: 3 },
+        ),
+        (
+            with_len(2 * s as u32 + 1),
+            MessageError::BodyLengthTooLarge {
+                body_len: 2 * s as u32 + 1,
+                max: 2 * s,
+            },
+        ),
+        (
+            with(P - 18, 1),
+            MessageError::NonZeroTail { offset: P - 18 },
+        ),
+        (
+            with(24 + s, 0x80),
+            MessageError::NonZeroTail { offset: 24 + s },
+        ),
+    ];
+    for (plaintext, expected) in cases {
+        assert_eq!(Fragment::from_plaintext(&plaintext, P), Err(expected));
+    }
+    assert_eq!(with_len(2 * s as u32).len(), P - 17);
+    assert!(Fragment::from_plaintext(&with_len(2 * s as u32), P).is_ok());
+}
+
+// ---------------------------------------------------------------------------
+// The known-answer vector of docs/erasure-code.md.
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn erasure_code_known_answer() {
+    // p = 128: C = 111, S = 64. Body = bytes 0, 1, ..., 191 (k = 3), two parity fragments.
+    let body: Vec<u8> = (0..=191).collect();
+    let fragments = fragment_body(&body, [0xab; 16], 128, Redundancy::Parity(2)).unwrap();
+    assert_eq!(fragments.len(), 5);
+    assert_eq!(
+        hex(&fragments[3].shard),
+        "3b94c768933c6fc0e34c1fb04be4b718c966359a61ce9d3211beed42b91645ea\
+         f1f5fafef7f3fcf8f6f2fdf9f0f4fbffbbbfb0b4bdb9b6b2bcb8b7b3babeb1b5"
+    );
+    assert_eq!(
+        hex(&fragments[4].shard),
+        "fb5505ab57f9a9072b85d57b872979d719b7e749b51b4be5c967379965cb9b35\
+         1114181d13161a1f1e1b17121c1915104b4e4247494c404544414d4846434f4a"
+    );
+    let plaintext = fragments[3].to_plaintext(128);
+    // version 1, id, k = 3, n = 5, index 3, L = 192
+    assert_eq!(
+        hex(&plaintext[..24]),
+        "01".to_owned() + &"ab".repeat(16) + "030503" + "000000c0"
+    );
+    assert_eq!(&plaintext[24..88], &fragments[3].shard[..]);
+    assert!(plaintext[88..].iter().all(|&b| b == 0));
+    // Rebuilt from the two parity fragments and one data fragment.
+    let rebuilt = reassemble(&[
+        fragments[4].clone(),
+        fragments[1].clone(),
+        fragments[3].clone(),
+    ]);
+    assert_eq!(rebuilt.unwrap(), body);
+}
+
+#[test]
+fn two_data_shards_with_one_parity_shard_is_their_xor() {
+    let body: Vec<u8> = (0..128).collect();
+    let fragments = fragment_body(&body, [0; 16], 128, Redundancy::Default).unwrap();
+    assert_eq!(fragments.len(), 3);
+    assert_eq!(fragments[2].shard, vec![0x40; 64]);
+}
+
+// ---------------------------------------------------------------------------
+// The whole message side, sender to exit.
+
+#[test]
+fn a_message_goes_from_sanitize_to_delivery_through_lost_fragments() {
+    let sent = sanitize(FULL_MESSAGE.as_bytes()).unwrap();
+    let body = encode_body(&sent.recipients, &sent.message).unwrap();
+    let fragments = fragment_body(&body, [6; 16], P, Redundancy::Default).unwrap();
+    let received: Vec<Fragment> = fragments
+        .iter()
+        .skip(fragments.len() - usize::from(fragments[0].k))
+        .map(|f| Fragment::from_plaintext(&f.to_plaintext(P), P).unwrap())
+        .collect();
+    let (recipients, message) = decode_body(&reassemble(&received).unwrap()).unwrap();
+    let delivered = sanitize_for_delivery(&message).unwrap();
+    assert_eq!(recipients, sent.recipients);
+    assert_eq!(delivered.message, sent.message);
+}
