@@ -157,9 +157,12 @@ impl Network {
             .unwrap();
         self.daemons[n - 1] = Some(child);
         let config = self.config(n);
-        wait_until(&format!("node{n} to answer status"), || {
-            status(&config).contains("daemon running")
-        });
+        let log = self.path(&format!("node{n}.log"));
+        wait_until(
+            &format!("node{n} to answer status"),
+            || status(&config).contains("daemon running"),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+        );
     }
 
     fn kill9(&mut self, n: usize) {
@@ -241,10 +244,14 @@ fn field(status: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+fn wait_until(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            context()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -275,9 +282,14 @@ fn message_crosses_three_daemons_and_arrives_sanitized() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_until("bob's and carol's mail", || {
-        !net.mailbox("bob@example.test").is_empty() && !net.mailbox("carol@example.test").is_empty()
-    });
+    wait_until(
+        "bob's and carol's mail",
+        || {
+            !net.mailbox("bob@example.test").is_empty()
+                && !net.mailbox("carol@example.test").is_empty()
+        },
+        || (1..=3).map(|n| net.log(n)).collect::<Vec<_>>().join("\n"),
+    );
     for rcpt in ["bob@example.test", "carol@example.test"] {
         let mails = net.mailbox(rcpt);
         assert_eq!(mails.len(), 1, "exactly one copy for {rcpt}");

@@ -242,6 +242,6 @@ fn second_open_of_the_same_store_is_refused() {
     let _first = RedbStore::open(&db(dir.path()), MB).unwrap();
     assert!(matches!(
         RedbStore::open(&db(dir.path()), MB),
-        Err(StoreError::Open { .. })
+        Err(StoreError::Locked { .. })
     ));
 }

@@ -155,6 +155,20 @@ fn build_node(
     Ok(node)
 }
 
+/// Opens the store, waiting a little while another process holds it: a
+/// `status` run while no daemon answered reads the file for a moment.
+fn open_store(config: &Config) -> Result<RedbStore, StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match RedbStore::open(&config.database_path(), config.max_store_bytes) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Opens everything `run` needs; separate from [`run`] so tests can drive
 /// the parts without sockets or signals.
 pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
@@ -172,7 +186,7 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     let now = SystemTime::now();
     let directory = load_directory(&config, now)?;
     let directory_stamp = file_stamp(&config.directory_file);
-    let store = RedbStore::open(&config.database_path(), config.max_store_bytes)?;
+    let store = open_store(&config)?;
     let reader = store.handle();
     let node = build_node(&config, key.clone(), directory, store)?;
     let sendmail = Sendmail::new(

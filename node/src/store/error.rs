@@ -13,6 +13,13 @@ pub enum StoreError {
         /// What redb said.
         reason: String,
     },
+    /// Another process has the database open (a running daemon, or a
+    /// `status` reading it while no daemon runs).
+    #[error("the spool database {path} is in use by another process (is a daemon already running on this spool?)")]
+    Locked {
+        /// The file.
+        path: String,
+    },
     /// Accepting more would pass the configured cap (`max_store_bytes`).
     #[error("the store is full: {used} of {limit} bytes used (raise max_store_bytes, or wait for the spool to drain)")]
     Full {

@@ -74,9 +74,14 @@ impl RedbStore {
     /// Opens (or creates) the database at `path`, charging at most `limit`
     /// bytes of packets, fragments and tags before refusing more.
     pub fn open(path: &Path, limit: u64) -> Result<RedbStore, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.display().to_string(),
+            },
+            e => StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            },
         })?;
         let store = RedbStore {
             db: Arc::new(db),
