@@ -171,3 +171,127 @@ mod tests {
         assert_eq!(backoff(40), Duration::from_secs(3600));
     }
 }
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::keyfile::{encode_public, write_secret};
+    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
+    use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+    use rand_core::SeedableRng;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// A one-node network whose sendmail fails until `dir/mta-up` exists,
+    /// and then appends what it gets to `dir/sent`.
+    fn node(dir: &Path) -> std::sync::Arc<Shared> {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+        let auth = AuthoritySigningKey::generate(&mut rng);
+        let key = NodeSecretKey::generate(&mut rng);
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
+        let params = DirectoryParams {
+            network: "t".into(),
+            valid_after: start,
+            valid_until: start + Duration::from_secs(86_400),
+            hops: 1,
+            payload_size: 2048,
+            mean_delay: Duration::ZERO,
+        };
+        let entry = NodeEntry::new("n1", 1, "mix@n1.test", key.public_key());
+        let text = Directory::sign(&params, &[entry], &[&auth]).unwrap();
+        std::fs::write(dir.join("directory.txt"), text).unwrap();
+        write_secret(&dir.join("node.key"), &key.to_bytes()).unwrap();
+        let sendmail = dir.join("sendmail");
+        std::fs::write(
+            &sendmail,
+            format!(
+                "#!/bin/sh\ncat > /dev/null\n[ -e {d}/mta-up ] || exit 75\necho \"$@\" >> {d}/sent\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = format!(
+            "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
+             directory_file = \"{d}/directory.txt\"\n\
+             trusted_authorities = [\"{a}\"]\nspool_dir = \"{d}/spool\"\n\
+             [outgoing]\nsendmail = \"{d}/sendmail\"\n",
+            d = dir.display(),
+            a = encode_public(&auth.public_key())
+        );
+        let config = Config::parse(&config, Path::new("test.toml")).unwrap();
+        super::super::open(config).unwrap()
+    }
+
+    fn spool_forward(shared: &Shared, at: SystemTime) -> u64 {
+        let mut state = shared.lock();
+        let store = state.node.store_mut();
+        store.begin().unwrap();
+        let id = store
+            .spool(
+                SpoolItem::Forward {
+                    next_hop: "mix@n2.test".into(),
+                    packet: vec![0; 2396],
+                },
+                at,
+            )
+            .unwrap();
+        store.commit().unwrap();
+        id
+    }
+
+    #[test]
+    fn failed_submission_stays_in_the_spool_and_is_retried_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let now = SystemTime::now();
+        spool_forward(&shared, now);
+        let (id, entry) = shared.reader.due(now, 10).unwrap().remove(0);
+        release(&shared, id, entry, now);
+        assert!(
+            shared.reader.due(now, 10).unwrap().is_empty(),
+            "not due again at once"
+        );
+        let waiting = shared.reader.spooled().unwrap();
+        assert_eq!(waiting.len(), 1, "a failed item is kept");
+        assert_eq!(waiting[0].1.attempts, 1);
+        assert_eq!(
+            waiting[0].1.next_attempt_ms,
+            crate::store::to_millis(now + backoff(1))
+        );
+
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let later = now + backoff(1);
+        let (id, entry) = shared.reader.due(later, 10).unwrap().remove(0);
+        release(&shared, id, entry, later);
+        assert!(
+            shared.reader.spooled().unwrap().is_empty(),
+            "removed once sent"
+        );
+        let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
+        assert_eq!(sent.trim(), "-i -f mix@n1.test -- mix@n2.test");
+    }
+
+    #[test]
+    fn items_are_not_released_before_their_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let now = SystemTime::now();
+        spool_forward(&shared, now + Duration::from_secs(60));
+        assert!(shared.reader.due(now, 10).unwrap().is_empty());
+        assert_eq!(
+            shared
+                .reader
+                .next_due()
+                .unwrap()
+                .map(crate::store::to_millis),
+            Some(crate::store::to_millis(now + Duration::from_secs(60)))
+        );
+    }
+}
