@@ -4,6 +4,7 @@
 use super::Shared;
 use crate::protocol::Reply;
 use crate::store::{SpoolItem, StoreError};
+use mixmailer::message::MessageError;
 use mixmailer::node::{DropReason, NodeError};
 use mixmailer::{Error, Outcome};
 use std::time::SystemTime;
@@ -20,6 +21,21 @@ fn drop_reason(reason: DropReason) -> &'static str {
 /// as opposed to a carrier that is wrong for good.
 fn is_temporary(error: &Error) -> bool {
     matches!(error, Error::Node(NodeError::Storage(_)))
+}
+
+/// The reason a carrier was dropped, as it may be logged and told to the
+/// MTA: errors about a reassembled message's recipients name a final
+/// recipient, which must never reach a log.
+fn loggable(error: &Error) -> String {
+    match error {
+        Error::Message(MessageError::InvalidRecipient { origin, reason, .. }) => {
+            format!("message: {origin}: invalid recipient (address withheld): {reason}")
+        }
+        Error::Message(MessageError::DuplicateRecipient { origin, .. }) => {
+            format!("message: {origin}: a recipient appears twice (address withheld)")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// What to spool for an outcome, and when.
@@ -84,8 +100,9 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
                 tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
                 return Reply::TempFail(e.to_string());
             }
-            tracing::info!("dropped a carrier: {e}");
-            return Reply::Dropped(e.to_string());
+            let reason = loggable(&e);
+            tracing::info!("dropped a carrier: {reason}");
+            return Reply::Dropped(reason);
         }
     };
     let (log, reply) = match &outcome {
@@ -127,4 +144,29 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
 fn refuse(e: StoreError) -> Reply {
     tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
     Reply::TempFail(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_errors_are_logged_without_the_address() {
+        let e = Error::Message(MessageError::InvalidRecipient {
+            origin: "rcpt line 2".into(),
+            address: "bob@example.test".into(),
+            reason: "no domain",
+        });
+        let text = loggable(&e);
+        assert!(!text.contains("bob@"), "{text}");
+        assert!(
+            text.contains("rcpt line 2") && text.contains("no domain"),
+            "{text}"
+        );
+        let e = Error::Message(MessageError::DuplicateRecipient {
+            origin: "rcpt line 3".into(),
+            address: "carol@example.test".into(),
+        });
+        assert!(!loggable(&e).contains("carol@"));
+    }
 }
