@@ -339,8 +339,8 @@ for f in "$BOB1" "$CAROL1"; do
     grep -q "^Subject: $TOKEN1\$" <<<"$h" || fail "Subject missing in $f"
     grep -q "^this is $TOKEN1, through three mix nodes." "$f" || fail "body missing in $f"
 done
-grep -q "forwarded a packet to mix@node2.test" "$WORK/node1/log" || fail "node1 did not log a forward"
-grep -q "delivered a message to 2 recipients" "$WORK/node3/log" || fail "node3 did not log the delivery"
+wait_for 10 "node1 to log a forward" grep -q "forwarded a packet to mix@node2.test" "$WORK/node1/log"
+wait_for 10 "node3 to log the delivery" grep -q "delivered a message to 2 recipients" "$WORK/node3/log"
 if grep -q -e "$TOKEN1" -e "bob@example" -e "carol@example" "$WORK"/node*/log; then
     fail "a node log names a final recipient or message content"
 fi

@@ -308,8 +308,15 @@ fn message_crosses_three_daemons_and_arrives_sanitized() {
         }
         assert!(mails[0].ends_with("\r\n\r\nHello Bob.\r\n"));
     }
-    assert!(net.log(1).contains("forwarded a packet to mix@node2.test"));
-    assert!(net.log(3).contains("delivered a message to 2 recipients"));
+    // The stand-in wrote the mail before exiting; the daemon logs after it exited.
+    wait_until(
+        "the forward and delivery log lines",
+        || {
+            net.log(1).contains("forwarded a packet to mix@node2.test")
+                && net.log(3).contains("delivered a message to 2 recipients")
+        },
+        || format!("{}\n{}", net.log(1), net.log(3)),
+    );
     for n in 1..=3 {
         let log = net.log(n);
         assert!(!log.contains("bob@") && !log.contains("carol@") && !log.contains("Hello"));
