@@ -13,7 +13,7 @@ pub use store::{FragmentStatus, NodeStore};
 use crate::carrier::read_carrier;
 use crate::directory::{Directory, NodeEntry};
 use crate::keys::NodeSecretKey;
-use crate::message::{add_date, decode_body, reassemble, sanitize, Fragment};
+use crate::message::{add_date, decode_body, reassemble, sanitize_for_delivery, Fragment};
 use crate::sphinx::{packet_len, process_packet, Processed};
 use crate::wrap::Onion;
 use crate::Error;
@@ -181,7 +181,7 @@ impl<S: NodeStore> MixNode<S> {
                 let body = reassemble(&fragments)?;
                 let (recipients, message) = decode_body(&body)?;
                 // Sanitize again: an old or careless sender must not leak more.
-                let clean = sanitize(&message)?;
+                let clean = sanitize_for_delivery(&message)?;
                 Ok(Outcome::Deliver {
                     recipients,
                     message: add_date(&clean.message, now),
