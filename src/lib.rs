@@ -5,6 +5,7 @@
 pub mod carrier;
 pub mod directory;
 mod error;
+pub mod ffi;
 pub mod keys;
 pub mod message;
 pub mod node;

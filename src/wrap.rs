@@ -4,7 +4,7 @@
 use crate::carrier::write_carrier;
 use crate::message::{encode_body, fragment_body, sanitize, Redundancy};
 use crate::route::Route;
-use crate::sphinx::{build_packet, InitialSecret};
+use crate::sphinx::{build_packets, InitialSecret, PacketInput};
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
@@ -119,13 +119,11 @@ pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
             plaintext: fragment.to_plaintext(route.payload_size()),
         })
         .collect();
-    plans
-        .iter()
-        .map(|plan| {
-            let packet = build_packet(&plan.secret, route, &plan.delays, &plan.plaintext)?;
-            Ok(Onion::new(route.first_hop().address().to_owned(), packet))
-        })
-        .collect()
+    let inputs: Vec<PacketInput<'_>> = plans.iter().map(PacketPlan::input).collect();
+    Ok(build_packets(route, &inputs)?
+        .into_iter()
+        .map(|packet| Onion::new(route.first_hop().address().to_owned(), packet))
+        .collect())
 }
 
 /// Everything random about one packet, drawn before it is built.
@@ -133,6 +131,16 @@ struct PacketPlan {
     secret: InitialSecret,
     delays: Vec<Duration>,
     plaintext: Vec<u8>,
+}
+
+impl PacketPlan {
+    fn input(&self) -> PacketInput<'_> {
+        PacketInput {
+            secret: &self.secret,
+            delays: &self.delays,
+            plaintext: &self.plaintext,
+        }
+    }
 }
 
 /// SPEC 2: one delay per hop, independent, exponential with the network's mean.

@@ -33,6 +33,29 @@ pub enum PacketError {
         "final hop carries a non-zero destination or identifier (reply blocks are not supported)"
     )]
     UnsupportedDestination,
+    /// The payload size is too small for Lioness and the payload overhead.
+    #[error("payload size {actual} is below the minimum of {minimum} bytes")]
+    PayloadTooSmall {
+        /// smallest payload size
+        minimum: usize,
+        /// payload size given
+        actual: usize,
+    },
+    /// The final hop's padding does not fill the space the route leaves.
+    #[error("final-hop padding is {actual} bytes, the route needs {expected}")]
+    PaddingLength {
+        /// padding length this route needs
+        expected: usize,
+        /// padding length given
+        actual: usize,
+    },
+    /// A hop's key is not the u-coordinate of a point on Curve25519 (it is
+    /// on the twist); a directory that was parsed never lists such a key.
+    #[error("the key of hop {hop} (counting from 0) is not a point on Curve25519")]
+    KeyNotOnCurve {
+        /// index of the hop in the route
+        hop: usize,
+    },
     /// Any other failure reported by sphinx-packet.
     #[error("sphinx: {0}")]
     Sphinx(String),

@@ -1,19 +1,30 @@
 //! Sphinx packets as SPEC 2 fixes them: `sphinx-packet` 0.8, version 260,
 //! forward hops addressed by node id, the final hop by 32 zero bytes.
 //!
-//! Creation goes through [`build_packet`]; processing through [`process_packet`],
-//! which is `sphinx-packet`'s own code so that every node agrees with every
-//! other implementation of the spec.
+//! Creation goes through [`build_packet`], our own linear-time construction
+//! that writes the same bytes as `sphinx-packet`'s builder
+//! ([`build_packet_reference`], kept as the reference); processing goes
+//! through [`process_packet`], which is `sphinx-packet`'s own code so that
+//! every node agrees with every other implementation of the spec.
 
+mod construct;
 mod error;
+mod header;
+mod keys;
+mod parallel;
+mod payload;
 mod process;
 mod reference;
 mod table;
 
+pub use construct::{build_packet_to, build_packet_with_padding, PacketHop};
 pub use error::PacketError;
+pub use header::final_padding_len;
+pub use parallel::{build_packets, build_packets_to, PacketInput};
+pub use payload::MIN_PAYLOAD_SIZE;
 pub use process::{process_packet, Processed};
 pub use reference::build_packet_reference;
-pub use table::HopTable;
+pub use table::{live_tables, HopTable, MAX_LIVE_TABLES, TABLE_AFTER_USES, TABLE_BYTES};
 
 use crate::route::Route;
 use std::time::Duration;
@@ -55,12 +66,31 @@ impl InitialSecret {
 }
 
 /// Builds one packet along `route` carrying `plaintext` (at most C bytes),
-/// with `delays[i]` written for hop i.
+/// with `delays[i]` written for hop i. The same inputs give the same bytes.
 pub fn build_packet(
     initial_secret: &InitialSecret,
     route: &Route,
     delays: &[Duration],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, PacketError> {
-    build_packet_reference(initial_secret, route, delays, plaintext)
+    build_packet_to(
+        initial_secret,
+        &route_hops(route),
+        route.payload_size(),
+        delays,
+        plaintext,
+    )
+}
+
+/// The hops of `route` with their directory entries' tables.
+fn route_hops(route: &Route) -> Vec<PacketHop<'_>> {
+    route
+        .hops()
+        .iter()
+        .map(|hop| PacketHop {
+            id: hop.id(),
+            key: hop.key(),
+            table: Some(hop.table()),
+        })
+        .collect()
 }

@@ -1,0 +1,272 @@
+//! The node's TOML configuration (`run --config FILE`, also read by
+//! `receive` and `status` to find the daemon's socket).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Default cap on stored packets, fragments and tags: 1 GiB.
+pub const DEFAULT_MAX_STORE_BYTES: u64 = 1 << 30;
+/// Where Debian's Postfix (and OpenSMTPD) install the sendmail interface.
+pub const DEFAULT_SENDMAIL: &str = "/usr/sbin/sendmail";
+
+/// A node's configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The node's own mailbox, as listed in the directory; From of forwarded carriers.
+    pub address: String,
+    /// The node's X25519 secret key file (from `keygen node`).
+    pub key_file: PathBuf,
+    /// The signed directory document. Re-read when the file changes.
+    pub directory_file: PathBuf,
+    /// Base64 Ed25519 public keys of the authorities the node trusts.
+    pub trusted_authorities: Vec<String>,
+    /// How many trusted authorities must have signed the directory.
+    #[serde(default = "default_threshold")]
+    pub threshold: usize,
+    /// Directory of the spool database and socket (created with mode 0700).
+    pub spool_dir: PathBuf,
+    /// Cap on bytes of stored packets, fragments and replay tags; above it,
+    /// carriers are refused with a temporary failure and stay with the MTA.
+    #[serde(default = "default_max_store_bytes")]
+    pub max_store_bytes: u64,
+    /// Log level filter (`error`, `warn`, `info`, `debug`), or a tracing
+    /// filter directive. `RUST_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// How mail comes in.
+    #[serde(default)]
+    pub incoming: Incoming,
+    /// How mail goes out.
+    #[serde(default)]
+    pub outgoing: Outgoing,
+}
+
+/// Incoming mail: the MTA runs `mixmailer-node receive`, which talks to
+/// the daemon over this Unix socket.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incoming {
+    /// The socket path; default `<spool_dir>/node.sock`.
+    pub socket: Option<PathBuf>,
+    /// Largest carrier email accepted, in bytes (default 1 MiB).
+    pub max_email_bytes: Option<usize>,
+}
+
+/// Outgoing mail: submitted with the MTA's sendmail interface.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outgoing {
+    /// The sendmail program (`/usr/sbin/sendmail`).
+    #[serde(default = "default_sendmail")]
+    pub sendmail: PathBuf,
+    /// Envelope sender of exit deliveries; default the node's own address,
+    /// whose bounces come back to the node and are dropped.
+    pub delivery_sender: Option<String>,
+    /// Seconds after which a hanging sendmail is killed and retried (default 120).
+    #[serde(default = "default_sendmail_timeout")]
+    pub sendmail_timeout_secs: u64,
+}
+
+impl Default for Outgoing {
+    fn default() -> Self {
+        Outgoing {
+            sendmail: default_sendmail(),
+            delivery_sender: None,
+            sendmail_timeout_secs: default_sendmail_timeout(),
+        }
+    }
+}
+
+fn default_threshold() -> usize {
+    1
+}
+fn default_max_store_bytes() -> u64 {
+    DEFAULT_MAX_STORE_BYTES
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_sendmail() -> PathBuf {
+    PathBuf::from(DEFAULT_SENDMAIL)
+}
+fn default_sendmail_timeout() -> u64 {
+    120
+}
+
+/// Largest carrier email accepted unless configured: a carrier of the
+/// largest payload (64 KiB) is about 90 KiB, and MTAs add a few headers.
+pub const DEFAULT_MAX_EMAIL_BYTES: usize = 1 << 20;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A field has a value that cannot work.
+    #[error("config {path}: field `{field}`: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks `text`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |field, reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            field,
+            reason,
+        };
+        if !config.address.contains('@') {
+            return Err(invalid(
+                "address",
+                format!("{:?} is not a mailbox (local@domain)", config.address),
+            ));
+        }
+        if config.trusted_authorities.is_empty() {
+            return Err(invalid(
+                "trusted_authorities",
+                "list at least one authority public key".to_owned(),
+            ));
+        }
+        config
+            .trusted_keys()
+            .map_err(|e| invalid("trusted_authorities", e))?;
+        if config.threshold == 0 || config.threshold > config.trusted_authorities.len() {
+            return Err(invalid(
+                "threshold",
+                format!(
+                    "must be between 1 and the number of trusted authorities ({})",
+                    config.trusted_authorities.len()
+                ),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The trusted authority keys, decoded.
+    pub fn trusted_keys(&self) -> Result<Vec<[u8; 32]>, String> {
+        self.trusted_authorities
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                crate::keyfile::decode_public(k).map_err(|found| {
+                    format!("entry {} is not base64 of 32 bytes (found {found})", i + 1)
+                })
+            })
+            .collect()
+    }
+
+    /// The daemon's socket.
+    pub fn socket_path(&self) -> PathBuf {
+        self.incoming
+            .socket
+            .clone()
+            .unwrap_or_else(|| self.spool_dir.join("node.sock"))
+    }
+
+    /// The spool database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.spool_dir.join("spool.redb")
+    }
+
+    /// Largest carrier email accepted.
+    pub fn max_email_bytes(&self) -> usize {
+        self.incoming
+            .max_email_bytes
+            .unwrap_or(DEFAULT_MAX_EMAIL_BYTES)
+    }
+
+    /// Envelope sender of exit deliveries.
+    pub fn delivery_sender(&self) -> &str {
+        self.outgoing
+            .delivery_sender
+            .as_deref()
+            .unwrap_or(&self.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let text = format!(
+            "address = \"mix@node1.test\"\nkey_file = \"/k\"\ndirectory_file = \"/d\"\n\
+             trusted_authorities = [\"{KEY}\"]\nspool_dir = \"/var/spool/m\"\n"
+        );
+        let c = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.threshold, 1);
+        assert_eq!(c.socket_path(), Path::new("/var/spool/m/node.sock"));
+        assert_eq!(c.outgoing.sendmail, Path::new(DEFAULT_SENDMAIL));
+        assert_eq!(c.delivery_sender(), "mix@node1.test");
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_with_its_line() {
+        let text = format!(
+            "address = \"mix@node1.test\"\nkey_file = \"/k\"\ndirectory_file = \"/d\"\n\
+             trusted_authorities = [\"{KEY}\"]\nspool_dir = \"/s\"\nspool_size = 3\n"
+        );
+        let err = Config::parse(&text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spool_size") && err.contains("line 6"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn threshold_above_trusted_count_is_refused() {
+        let text = format!(
+            "address = \"mix@node1.test\"\nkey_file = \"/k\"\ndirectory_file = \"/d\"\n\
+             trusted_authorities = [\"{KEY}\"]\nthreshold = 2\nspool_dir = \"/s\"\n"
+        );
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                field: "threshold",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,279 @@
+//! `mixmailer-node run`: owns the store, accepts carrier emails from
+//! `receive` on a Unix socket, and releases spooled items to the MTA when
+//! they fall due.
+//!
+//! Logging rule: nothing that links an incoming packet to an outgoing one.
+//! Receipt is logged without next hop or delay; a forward is logged when
+//! it is released, with its next hop but nothing about its arrival.
+
+mod handle;
+mod release;
+mod server;
+
+use crate::config::Config;
+use crate::store::{RedbStore, StoreError};
+use crate::submit::Sendmail;
+use mixmailer::keys::NodeSecretKey;
+use mixmailer::{Directory, MixNode};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The key file could not be read.
+    #[error("key: {0}")]
+    Key(#[from] crate::keyfile::KeyFileError),
+    /// The directory file could not be read.
+    #[error("cannot read directory {path}: {source}")]
+    DirectoryRead {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The directory was refused, or does not list this node.
+    #[error("directory {path}: {source}")]
+    Directory {
+        /// The file.
+        path: String,
+        /// The library's reason.
+        source: mixmailer::Error,
+    },
+    /// The configuration's trusted keys are malformed.
+    #[error("config: trusted_authorities: {0}")]
+    Trusted(String),
+    /// The node's address differs from the directory's entry for its key.
+    #[error("config address {config:?} differs from the directory's address {directory:?} for this node's key")]
+    AddressMismatch {
+        /// From the config.
+        config: String,
+        /// From the directory.
+        directory: String,
+    },
+    /// The spool directory or socket could not be set up.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being set up.
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Signal handlers could not be installed.
+    #[error("signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// The node and what it needs to rebuild itself on a new directory.
+pub(crate) struct NodeState {
+    pub(crate) node: MixNode<RedbStore>,
+    key: NodeSecretKey,
+    directory_stamp: Option<SystemTime>,
+}
+
+/// What the threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) state: Mutex<NodeState>,
+    /// A handle for reads (due items, stats) that needs no lock.
+    pub(crate) reader: RedbStore,
+    pub(crate) sendmail: Sendmail,
+    wake: Condvar,
+    wake_flag: Mutex<bool>,
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, NodeState> {
+        // A panic in another thread must not stop the node; the store's
+        // transactions keep the data consistent whatever happened.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the releaser (a new item may be due earlier than it thought).
+    pub(crate) fn notify(&self) {
+        *self.wake_flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps up to `timeout` or until [`Self::notify`].
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let flag = self.wake_flag.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut flag, _) = self
+            .wake
+            .wait_timeout_while(flag, timeout, |woken| !*woken)
+            .unwrap_or_else(|e| e.into_inner());
+        *flag = false;
+    }
+}
+
+fn file_stamp(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Reads and verifies the configured directory at `now`.
+pub(crate) fn load_directory(config: &Config, now: SystemTime) -> Result<Directory, StartError> {
+    let path = config.directory_file.display().to_string();
+    let text =
+        std::fs::read(&config.directory_file).map_err(|source| StartError::DirectoryRead {
+            path: path.clone(),
+            source,
+        })?;
+    let trusted = config.trusted_keys().map_err(StartError::Trusted)?;
+    Directory::parse(&text, &trusted, config.threshold, now).map_err(|e| StartError::Directory {
+        path,
+        source: e.into(),
+    })
+}
+
+fn build_node(
+    config: &Config,
+    key: NodeSecretKey,
+    directory: Directory,
+    store: RedbStore,
+) -> Result<MixNode<RedbStore>, StartError> {
+    let node =
+        MixNode::with_store(key, directory, store).map_err(|source| StartError::Directory {
+            path: config.directory_file.display().to_string(),
+            source,
+        })?;
+    if !node.entry().address().eq_ignore_ascii_case(&config.address) {
+        return Err(StartError::AddressMismatch {
+            config: config.address.clone(),
+            directory: node.entry().address().to_owned(),
+        });
+    }
+    Ok(node)
+}
+
+/// Opens the store, waiting a little while another process holds it: a
+/// `status` run while no daemon answered reads the file for a moment.
+fn open_store(config: &Config) -> Result<RedbStore, StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match RedbStore::open(&config.database_path(), config.max_store_bytes) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opens everything `run` needs; separate from [`run`] so tests can drive
+/// the parts without sockets or signals.
+pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
+    let spool = &config.spool_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(spool)
+        .map_err(|source| StartError::Io {
+            what: "cannot create spool directory",
+            path: spool.display().to_string(),
+            source,
+        })?;
+    let key = NodeSecretKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?);
+    let now = SystemTime::now();
+    let directory = load_directory(&config, now)?;
+    let directory_stamp = file_stamp(&config.directory_file);
+    let store = open_store(&config)?;
+    let reader = store.handle();
+    let node = build_node(&config, key.clone(), directory, store)?;
+    let sendmail = Sendmail::new(
+        config.outgoing.sendmail.clone(),
+        Duration::from_secs(config.outgoing.sendmail_timeout_secs),
+    );
+    Ok(Arc::new(Shared {
+        config,
+        state: Mutex::new(NodeState {
+            node,
+            key,
+            directory_stamp,
+        }),
+        reader,
+        sendmail,
+        wake: Condvar::new(),
+        wake_flag: Mutex::new(false),
+        shutdown: AtomicBool::new(false),
+    }))
+}
+
+/// Re-reads the directory file if it changed (or `force`); keeps the old
+/// directory, with an error in the log, if the new one is refused.
+pub(crate) fn reload_directory(shared: &Shared, force: bool) {
+    let stamp = file_stamp(&shared.config.directory_file);
+    let mut state = shared.lock();
+    if !force && stamp == state.directory_stamp {
+        return;
+    }
+    state.directory_stamp = stamp;
+    let directory = match load_directory(&shared.config, SystemTime::now()) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("keeping the old directory: the new one is refused: {e}");
+            return;
+        }
+    };
+    let store = state.node.store_mut().handle();
+    match build_node(&shared.config, state.key.clone(), directory, store) {
+        Ok(node) => {
+            state.node = node;
+            tracing::info!("loaded a new directory");
+        }
+        Err(e) => tracing::error!("keeping the old directory: {e}"),
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. SIGHUP re-reads the directory.
+pub fn run(config: Config) -> Result<(), StartError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(StartError::Signals)?;
+    let shared = open(config)?;
+    {
+        let state = shared.lock();
+        let entry = state.node.entry();
+        let stats = shared.reader.stats()?;
+        tracing::info!(
+            "started node {} (layer {} of {}); spool holds {} packets to forward and {} deliveries, {} held fragments, {} replay tags",
+            entry.nickname(),
+            entry.layer(),
+            state.node.directory().params().hops,
+            stats.forwards_waiting,
+            stats.deliveries_waiting,
+            stats.held_fragments,
+            stats.replay_tags
+        );
+    }
+    let listener = server::bind(&shared.config.socket_path())?;
+    let server_shared = Arc::clone(&shared);
+    std::thread::spawn(move || server::serve(&server_shared, listener));
+    let release_shared = Arc::clone(&shared);
+    let releaser = std::thread::spawn(move || release::release_loop(&release_shared));
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            reload_directory(&shared, true);
+            continue;
+        }
+        tracing::info!("stopping on signal {signal}");
+        break;
+    }
+    shared.shutdown.store(true, Ordering::SeqCst);
+    shared.notify();
+    // Wait for a carrier being processed to commit or abort before exiting.
+    let state = shared.lock();
+    let _ = std::fs::remove_file(shared.config.socket_path());
+    drop(state);
+    let _ = releaser.join();
+    Ok(())
+}

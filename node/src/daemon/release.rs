@@ -1,0 +1,297 @@
+//! The releaser: submits spooled items to the MTA when they fall due, and
+//! removes each only after the MTA accepted it. A failed submission stays
+//! in the spool and is retried with exponential backoff.
+
+use super::{reload_directory, Shared};
+use crate::store::{SpoolEntry, SpoolItem};
+use mixmailer::carrier::write_carrier;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Items submitted per round before looking at the clock and signals again.
+const BATCH: usize = 64;
+/// The longest the releaser sleeps without looking again.
+const MAX_SLEEP: Duration = Duration::from_secs(5);
+/// How often incomplete messages are checked for expiry.
+const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+/// How often the directory file is checked for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(10);
+
+/// Delay before retry number `attempts`: 30 s doubling up to one hour.
+pub(crate) fn backoff(attempts: u32) -> Duration {
+    let secs = 30u64 << (attempts.clamp(1, 8) - 1);
+    Duration::from_secs(secs.min(3600))
+}
+
+fn random_id() -> String {
+    let mut id = [0u8; 16];
+    if rand_core::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut id).is_err() {
+        // A Message-ID needs uniqueness, not secrecy.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        id = nanos.to_be_bytes();
+    }
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Submits one item; on failure reschedules it.
+pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTime) {
+    let own = &shared.config.address;
+    let result = match &entry.item {
+        SpoolItem::Forward { next_hop, packet } => {
+            let domain = own.rsplit_once('@').map_or("mixmailer.invalid", |(_, d)| d);
+            let email = write_carrier(
+                own,
+                next_hop,
+                now,
+                &format!("{}@{domain}", random_id()),
+                packet,
+            );
+            shared
+                .sendmail
+                .submit(own, std::slice::from_ref(next_hop), &email, false)
+        }
+        SpoolItem::Deliver {
+            recipients,
+            message,
+        } => shared
+            .sendmail
+            .submit(shared.config.delivery_sender(), recipients, message, true),
+    };
+    let what = match &entry.item {
+        SpoolItem::Forward { next_hop, .. } => format!("forwarded a packet to {next_hop}"),
+        SpoolItem::Deliver { recipients, .. } => {
+            format!("delivered a message to {} recipients", recipients.len())
+        }
+    };
+    let mut state = shared.lock();
+    let store = state.node.store_mut();
+    match result {
+        Ok(()) => match store.remove_spooled(id) {
+            Ok(()) => tracing::info!("{what}"),
+            // Submitted but still spooled: it will go out once more, and the
+            // next hop drops the copy as a replay.
+            Err(e) => tracing::error!("{what}, but could not remove it from the spool: {e}"),
+        },
+        Err(e) if e.is_temporary() => {
+            let retry = backoff(entry.attempts.saturating_add(1));
+            match store.defer(id, now + retry) {
+                Ok(n) => tracing::warn!(
+                    "submitting failed (attempt {n}), retrying in {} s: {e}",
+                    retry.as_secs()
+                ),
+                Err(se) => tracing::error!("submitting failed: {e}; rescheduling failed too: {se}"),
+            }
+        }
+        Err(e) => match store.remove_spooled(id) {
+            Ok(()) => tracing::error!("dropped an item that can never be submitted: {e}"),
+            Err(se) => tracing::error!("cannot submit an item ({e}) nor remove it: {se}"),
+        },
+    }
+}
+
+/// Expires incomplete messages past their time, in one transaction.
+pub(crate) fn expire(shared: &Shared, now: SystemTime) {
+    let mut state = shared.lock();
+    match state.node.expire(now) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("dropped {n} incomplete messages whose fragments expired"),
+        Err(e) => tracing::warn!("expiring fragments failed: {e}"),
+    }
+}
+
+/// Runs until shutdown.
+pub(crate) fn release_loop(shared: &Shared) {
+    let mut last_expire: Option<Instant> = None;
+    let mut last_reload = Instant::now();
+    while !shared.shutdown.load(Ordering::SeqCst) {
+        let now = SystemTime::now();
+        if last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
+            expire(shared, now);
+            last_expire = Some(Instant::now());
+        }
+        if last_reload.elapsed() >= RELOAD_EVERY {
+            reload_directory(shared, false);
+            last_reload = Instant::now();
+        }
+        let due = match shared.reader.due(now, BATCH) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!("reading the spool failed: {e}");
+                shared.wait(MAX_SLEEP);
+                continue;
+            }
+        };
+        let full_batch = due.len() == BATCH;
+        for (id, entry) in due {
+            if shared.shutdown.load(Ordering::SeqCst) {
+                return;
+            }
+            let now = SystemTime::now();
+            let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                release(shared, id, entry.clone(), now)
+            }));
+            if released.is_err() {
+                tracing::error!("releasing an item panicked (a bug); retrying it later");
+                let mut state = shared.lock();
+                let _ = state
+                    .node
+                    .store_mut()
+                    .defer(id, now + backoff(entry.attempts + 1));
+            }
+        }
+        if full_batch {
+            continue;
+        }
+        let sleep = match shared.reader.next_due() {
+            Ok(Some(t)) => t
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP),
+            _ => MAX_SLEEP,
+        };
+        if !sleep.is_zero() {
+            shared.wait(sleep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped_at_an_hour() {
+        assert_eq!(backoff(1), Duration::from_secs(30));
+        assert_eq!(backoff(2), Duration::from_secs(60));
+        assert_eq!(backoff(3), Duration::from_secs(120));
+        assert_eq!(backoff(40), Duration::from_secs(3600));
+    }
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::keyfile::{encode_public, write_secret};
+    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
+    use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+    use rand_core::SeedableRng;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// A one-node network whose sendmail fails until `dir/mta-up` exists,
+    /// and then appends what it gets to `dir/sent`.
+    fn node(dir: &Path) -> std::sync::Arc<Shared> {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
+        let auth = AuthoritySigningKey::generate(&mut rng);
+        let key = NodeSecretKey::generate(&mut rng);
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
+        let params = DirectoryParams {
+            network: "t".into(),
+            valid_after: start,
+            valid_until: start + Duration::from_secs(86_400),
+            hops: 1,
+            payload_size: 2048,
+            mean_delay: Duration::ZERO,
+        };
+        let entry = NodeEntry::new("n1", 1, "mix@n1.test", key.public_key());
+        let text = Directory::sign(&params, &[entry], &[&auth]).unwrap();
+        std::fs::write(dir.join("directory.txt"), text).unwrap();
+        write_secret(&dir.join("node.key"), &key.to_bytes()).unwrap();
+        let sendmail = dir.join("sendmail");
+        std::fs::write(
+            &sendmail,
+            format!(
+                "#!/bin/sh\ncat > /dev/null\n[ -e {d}/mta-up ] || exit 75\necho \"$@\" >> {d}/sent\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = format!(
+            "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
+             directory_file = \"{d}/directory.txt\"\n\
+             trusted_authorities = [\"{a}\"]\nspool_dir = \"{d}/spool\"\n\
+             [outgoing]\nsendmail = \"{d}/sendmail\"\n",
+            d = dir.display(),
+            a = encode_public(&auth.public_key())
+        );
+        let config = Config::parse(&config, Path::new("test.toml")).unwrap();
+        super::super::open(config).unwrap()
+    }
+
+    fn spool_forward(shared: &Shared, at: SystemTime) -> u64 {
+        let mut state = shared.lock();
+        let store = state.node.store_mut();
+        store.begin().unwrap();
+        let id = store
+            .spool(
+                SpoolItem::Forward {
+                    next_hop: "mix@n2.test".into(),
+                    packet: vec![0; 2396],
+                },
+                at,
+            )
+            .unwrap();
+        store.commit().unwrap();
+        id
+    }
+
+    #[test]
+    fn failed_submission_stays_in_the_spool_and_is_retried_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let now = SystemTime::now();
+        spool_forward(&shared, now);
+        let (id, entry) = shared.reader.due(now, 10).unwrap().remove(0);
+        release(&shared, id, entry, now);
+        assert!(
+            shared.reader.due(now, 10).unwrap().is_empty(),
+            "not due again at once"
+        );
+        let waiting = shared.reader.spooled().unwrap();
+        assert_eq!(waiting.len(), 1, "a failed item is kept");
+        assert_eq!(waiting[0].1.attempts, 1);
+        assert_eq!(
+            waiting[0].1.next_attempt_ms,
+            crate::store::to_millis(now + backoff(1))
+        );
+
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let later = now + backoff(1);
+        let (id, entry) = shared.reader.due(later, 10).unwrap().remove(0);
+        release(&shared, id, entry, later);
+        assert!(
+            shared.reader.spooled().unwrap().is_empty(),
+            "removed once sent"
+        );
+        let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
+        assert_eq!(sent.trim(), "-i -f mix@n1.test -- mix@n2.test");
+    }
+
+    #[test]
+    fn items_are_not_released_before_their_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let now = SystemTime::now();
+        spool_forward(&shared, now + Duration::from_secs(60));
+        assert!(shared.reader.due(now, 10).unwrap().is_empty());
+        assert_eq!(
+            shared
+                .reader
+                .next_due()
+                .unwrap()
+                .map(crate::store::to_millis),
+            Some(crate::store::to_millis(now + Duration::from_secs(60)))
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! `mixmailer-node status`: spool depth, asked of the running daemon, or
+//! read from the store directly when the daemon is not running.
+
+use crate::config::Config;
+use crate::protocol::{read_reply, write_request, Reply, Request};
+use crate::store::{from_millis, RedbStore, StoreStats};
+use mixmailer::time::format_directory_time;
+use std::io::BufReader;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, SystemTime};
+
+/// Where the numbers came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The running daemon.
+    Daemon,
+    /// The store file (no daemon running).
+    Store,
+}
+
+fn ask_daemon(config: &Config) -> Result<StoreStats, String> {
+    let stream = UnixStream::connect(config.socket_path()).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    write_request(&mut writer, &Request::Status).map_err(|e| e.to_string())?;
+    match read_reply(&mut BufReader::new(stream)).map_err(|e| e.to_string())? {
+        Reply::Status(json) => serde_json::from_str(&json).map_err(|e| e.to_string()),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+/// The store's statistics, from the daemon if it runs.
+pub fn stats(config: &Config) -> Result<(StoreStats, Source), String> {
+    match ask_daemon(config) {
+        Ok(stats) => Ok((stats, Source::Daemon)),
+        Err(daemon_error) => {
+            let path = config.database_path();
+            if !path.exists() {
+                return Err(format!(
+                    "the daemon is not reachable ({daemon_error}) and there is no store at {}",
+                    path.display()
+                ));
+            }
+            let store = RedbStore::open(&path, config.max_store_bytes).map_err(|e| {
+                format!("the daemon is not reachable ({daemon_error}) and the store cannot be opened: {e}")
+            })?;
+            Ok((store.stats().map_err(|e| e.to_string())?, Source::Store))
+        }
+    }
+}
+
+/// The report `status` prints.
+pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
+    let next = match stats.next_release_ms {
+        Some(ms) => {
+            let at = from_millis(ms);
+            let wait = at.duration_since(now).unwrap_or(Duration::ZERO).as_secs();
+            format!("{} (in {wait} s)", format_directory_time(at))
+        }
+        None => "none".to_owned(),
+    };
+    let origin = match source {
+        Source::Daemon => "daemon running",
+        Source::Store => "daemon NOT running; read from the store",
+    };
+    format!(
+        "status:              {origin}\n\
+         packets waiting:     {}\n\
+         deliveries waiting:  {}\n\
+         retrying:            {}\n\
+         next release:        {next}\n\
+         held messages:       {}\n\
+         held fragments:      {}\n\
+         replay tags:         {}\n\
+         store use:           {} of {} bytes\n",
+        stats.forwards_waiting,
+        stats.deliveries_waiting,
+        stats.retrying,
+        stats.held_messages,
+        stats.held_fragments,
+        stats.replay_tags,
+        stats.bytes_used,
+        stats.bytes_limit,
+    )
+}

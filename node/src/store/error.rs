@@ -1,0 +1,61 @@
+//! Why the store failed. [`StoreError::Full`] and database failures are
+//! temporary for the MTA: it keeps the mail and tries again later.
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open the spool database {path}: {reason}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What redb said.
+        reason: String,
+    },
+    /// Another process has the database open (a running daemon, or a
+    /// `status` reading it while no daemon runs).
+    #[error("the spool database {path} is in use by another process (is a daemon already running on this spool?)")]
+    Locked {
+        /// The file.
+        path: String,
+    },
+    /// Accepting more would pass the configured cap (`max_store_bytes`).
+    #[error("the store is full: {used} of {limit} bytes used (raise max_store_bytes, or wait for the spool to drain)")]
+    Full {
+        /// Bytes charged now.
+        used: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// A record in the database could not be decoded.
+    #[error("a {what} record in the database is corrupt: {reason}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// Why it could not be decoded.
+        reason: String,
+    },
+    /// An operation needed the transaction begun by `begin`.
+    #[error("no store transaction is open (internal error: call begin first)")]
+    NoTransaction,
+    /// redb failed (disk, I/O, corruption).
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Database(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

@@ -1,0 +1,184 @@
+//! [`NodeStore`] on redb: replay tags and the exit's fragments, written in
+//! the store's open transaction so they commit together with the spool.
+
+use super::tables::{DELIVERED, FRAGMENTS, PENDING, TAGS};
+use super::{charge, refund, to_millis, RedbStore, StoreError, RECORD_OVERHEAD, TAG_COST};
+use mixmailer::message::Fragment;
+use mixmailer::node::{FragmentStatus, NodeError, NodeStore};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+/// What the exit knows about an incomplete message besides its shards.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    first_seen_ms: u64,
+    k: u8,
+    n: u8,
+    body_len: u32,
+}
+
+impl Pending {
+    fn decode(bytes: &[u8]) -> Result<Pending, StoreError> {
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+            what: "pending message",
+            reason: e.to_string(),
+        })
+    }
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        postcard::to_stdvec(self).map_err(|e| StoreError::Corrupt {
+            what: "pending message",
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn node_error(e: StoreError) -> NodeError {
+    NodeError::Storage(e.to_string())
+}
+
+fn fragment_cost(shard_len: usize) -> u64 {
+    shard_len as u64 + RECORD_OVERHEAD
+}
+
+fn add_fragment(
+    txn: &WriteTransaction,
+    limit: u64,
+    fragment: Fragment,
+    now: SystemTime,
+) -> Result<Result<FragmentStatus, NodeError>, StoreError> {
+    let id = &fragment.message_id;
+    if txn.open_table(DELIVERED)?.get(id)?.is_some() {
+        return Ok(Ok(FragmentStatus::AlreadyDelivered));
+    }
+    let mut pending = txn.open_table(PENDING)?;
+    let existing = pending.get(id)?.map(|v| Pending::decode(v.value()));
+    match existing {
+        Some(info) => {
+            let info = info?;
+            if (info.k, info.n, info.body_len) != (fragment.k, fragment.n, fragment.body_len) {
+                return Ok(Err(NodeError::InconsistentFragment));
+            }
+        }
+        None => {
+            charge(txn, limit, RECORD_OVERHEAD * 2)?;
+            let info = Pending {
+                first_seen_ms: to_millis(now),
+                k: fragment.k,
+                n: fragment.n,
+                body_len: fragment.body_len,
+            };
+            pending.insert(id, info.encode()?.as_slice())?;
+        }
+    }
+    let mut fragments = txn.open_table(FRAGMENTS)?;
+    if fragments.get((id, fragment.index))?.is_some() {
+        return Ok(Ok(FragmentStatus::Duplicate));
+    }
+    charge(txn, limit, fragment_cost(fragment.shard.len()))?;
+    fragments.insert((id, fragment.index), fragment.shard.as_slice())?;
+    let held = fragments.range((id, 0u8)..=(id, u8::MAX))?.count();
+    Ok(Ok(FragmentStatus::Held(held)))
+}
+
+/// Shards of one message by fragment index.
+type Shards = Vec<(u8, Vec<u8>)>;
+
+/// Removes the pending record and shards of `id`, returning the shards.
+fn remove_message(
+    txn: &WriteTransaction,
+    id: &[u8; 16],
+) -> Result<Option<(Pending, Shards)>, StoreError> {
+    let info = match txn.open_table(PENDING)?.remove(id)? {
+        Some(v) => Pending::decode(v.value())?,
+        None => return Ok(None),
+    };
+    let mut fragments = txn.open_table(FRAGMENTS)?;
+    let mut shards = Vec::new();
+    let mut cost = RECORD_OVERHEAD * 2;
+    for row in fragments.extract_from_if((id, 0u8)..=(id, u8::MAX), |_, _| true)? {
+        let (key, value) = row?;
+        let shard = value.value().to_vec();
+        cost += fragment_cost(shard.len());
+        shards.push((key.value().1, shard));
+    }
+    refund(txn, cost)?;
+    Ok(Some((info, shards)))
+}
+
+impl NodeStore for RedbStore {
+    fn remember_tag(&mut self, tag: &[u8; 32]) -> Result<bool, NodeError> {
+        self.in_txn(|txn, limit| {
+            let mut tags = txn.open_table(TAGS)?;
+            if tags.get(tag)?.is_some() {
+                return Ok(false);
+            }
+            charge(txn, limit, TAG_COST)?;
+            tags.insert(tag, ())?;
+            Ok(true)
+        })
+        .map_err(node_error)
+    }
+
+    fn add_fragment(
+        &mut self,
+        fragment: Fragment,
+        now: SystemTime,
+    ) -> Result<FragmentStatus, NodeError> {
+        self.in_txn(|txn, limit| add_fragment(txn, limit, fragment, now))
+            .map_err(node_error)?
+    }
+
+    fn take_fragments(
+        &mut self,
+        message_id: &[u8; 16],
+        now: SystemTime,
+    ) -> Result<Vec<Fragment>, NodeError> {
+        self.in_txn(|txn, limit| {
+            let removed = remove_message(txn, message_id)?;
+            charge(txn, limit, RECORD_OVERHEAD)?;
+            txn.open_table(DELIVERED)?
+                .insert(message_id, to_millis(now))?;
+            Ok(removed
+                .map(|(info, shards)| {
+                    shards
+                        .into_iter()
+                        .map(|(index, shard)| Fragment {
+                            message_id: *message_id,
+                            k: info.k,
+                            n: info.n,
+                            index,
+                            body_len: info.body_len,
+                            shard,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+        .map_err(node_error)
+    }
+
+    fn expire(&mut self, cutoff: SystemTime) -> Result<usize, NodeError> {
+        let cutoff = to_millis(cutoff);
+        self.in_txn(|txn, _| {
+            let mut old = Vec::new();
+            for row in txn.open_table(PENDING)?.iter()? {
+                let (id, value) = row?;
+                if Pending::decode(value.value())?.first_seen_ms < cutoff {
+                    old.push(*id.value());
+                }
+            }
+            for id in &old {
+                remove_message(txn, id)?;
+            }
+            let mut delivered = txn.open_table(DELIVERED)?;
+            let before = delivered.len()?;
+            delivered.retain(|_, at| at >= cutoff)?;
+            let forgotten = before.saturating_sub(delivered.len()?);
+            drop(delivered);
+            refund(txn, forgotten * RECORD_OVERHEAD)?;
+            Ok(old.len())
+        })
+        .map_err(node_error)
+    }
+}

@@ -1,0 +1,34 @@
+//! The tables of the node database. Times are milliseconds since the Unix
+//! epoch, stored absolute so a restart keeps every packet's release time.
+
+use super::StoreError;
+use redb::{ReadableTable, TableDefinition};
+
+/// Spooled items by id: a postcard-encoded [`super::SpoolEntry`].
+pub(super) const SPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("spool");
+/// (next attempt, id): the order items fall due in.
+pub(super) const QUEUE: TableDefinition<(u64, u64), ()> = TableDefinition::new("queue");
+/// Replay tags seen under the current key.
+pub(super) const TAGS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("replay_tags");
+/// Incomplete messages at the exit: postcard-encoded pending info.
+pub(super) const PENDING: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("pending");
+/// (message id, fragment index) -> shard bytes.
+pub(super) const FRAGMENTS: TableDefinition<(&[u8; 16], u8), &[u8]> =
+    TableDefinition::new("fragments");
+/// Messages already delivered, with the time, so late fragments are dropped.
+pub(super) const DELIVERED: TableDefinition<&[u8; 16], u64> = TableDefinition::new("delivered");
+/// Counters.
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Bytes charged against the cap.
+pub(super) const BYTES_USED: &str = "bytes_used";
+/// The id the next spooled item gets.
+pub(super) const NEXT_ID: &str = "next_id";
+
+/// A counter, 0 when never written.
+pub(super) fn meta_get(
+    meta: &impl ReadableTable<&'static str, u64>,
+    name: &str,
+) -> Result<u64, StoreError> {
+    Ok(meta.get(name)?.map(|v| v.value()).unwrap_or(0))
+}
