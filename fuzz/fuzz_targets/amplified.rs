@@ -3,9 +3,12 @@
 //! the input is `prefix 0xFF unit 0xFF suffix` and the message is the
 //! prefix, the unit repeated up to 2 MiB, and the suffix, so a fuzzed
 //! header line becomes tens of thousands of lines (or addresses, or
-//! folds). It goes to both sanitizer passes and, deflated, to the body
-//! reader. A superlinear loop now runs into `-timeout`. (This is how the
-//! quadratic recipient de-duplication, tests/regressions.rs, is found.)
+//! folds). Each 0xFE in the unit becomes the copy's number, so copies can
+//! differ (distinct addresses, field names): identical copies would miss
+//! loops that only compare against distinct earlier items. The message
+//! goes to both sanitizer passes and, deflated, to the body reader. A
+//! superlinear loop now runs into `-timeout`; the quadratic recipient
+//! de-duplication of tests/regressions.rs does, from the seed `to-addresses`.
 
 #![no_main]
 
@@ -28,7 +31,20 @@ fuzz_target!(|data: &[u8]| {
     }
     let room = MAX_LEN.saturating_sub(prefix.len() + suffix.len());
     let mut message = prefix.to_vec();
-    message.extend(unit.iter().cycle().take(room / unit.len() * unit.len()));
+    for copy in 0.. {
+        let number = copy.to_string();
+        let len = unit.len() + unit.iter().filter(|&&b| b == 0xFE).count() * number.len();
+        if message.len() + len > prefix.len() + room {
+            break;
+        }
+        for &b in unit {
+            if b == 0xFE {
+                message.extend_from_slice(number.as_bytes());
+            } else {
+                message.push(b);
+            }
+        }
+    }
     message.extend_from_slice(suffix);
 
     let _ = sanitize(&message);
