@@ -104,6 +104,15 @@ pub(crate) fn same_mailbox(a: &str, b: &str) -> bool {
     }
 }
 
+/// A key equal for two addresses exactly when [`same_mailbox`] says they
+/// name the same mailbox, so that de-duplicating needs a set, not a scan.
+pub(crate) fn mailbox_key(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
+        None => address.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +160,27 @@ mod tests {
     fn domains_compare_without_case_but_local_parts_with() {
         assert!(same_mailbox("Bob@Example.NET", "Bob@example.net"));
         assert!(!same_mailbox("bob@example.net", "Bob@example.net"));
+    }
+
+    #[test]
+    fn mailbox_keys_agree_with_same_mailbox() {
+        let addresses = [
+            "Bob@Example.NET",
+            "Bob@example.net",
+            "bob@example.net",
+            "a@b@C.d",
+            "a@b@c.d",
+            "a@B@c.d",
+            "nodomain",
+        ];
+        for a in addresses {
+            for b in addresses {
+                assert_eq!(
+                    mailbox_key(a) == mailbox_key(b),
+                    same_mailbox(a, b),
+                    "{a} {b}"
+                );
+            }
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! Header policy of SPEC 6: keep a fixed set of fields byte for byte, drop
 //! the rest, and take the envelope from To, Cc and Bcc.
 
-use super::address::{check_mailbox, same_mailbox};
+use super::address::{check_mailbox, mailbox_key};
 use super::header::{split_header, to_crlf, Field};
 use super::{MessageError, MAX_RECIPIENTS};
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 /// Fields kept by SPEC 6, lower case.
@@ -99,6 +100,8 @@ fn apply_policy(message: &[u8], with_envelope: bool) -> Result<Sanitized, Messag
     let mut from_count = 0;
     let mut from_has_address = false;
     let mut recipients: Vec<String> = Vec::new();
+    // A set: a hostile To of 100 000 addresses must cost a pass, not 10^10 comparisons.
+    let mut seen: HashSet<String> = HashSet::new();
     for (field, value) in header.fields.iter().zip(&values) {
         let bytes = text.get(field.start..field.end).unwrap_or_default();
         if is_kept_field(&field.name) {
@@ -112,7 +115,7 @@ fn apply_policy(message: &[u8], with_envelope: bool) -> Result<Sanitized, Messag
             from_has_address |= addresses(value).any(|a| a.address.is_some());
         }
         if with_envelope && role == Role::Recipient {
-            collect_recipients(&field.name, value, &mut recipients)?;
+            collect_recipients(&field.name, value, &mut recipients, &mut seen)?;
         }
     }
     match from_count {
@@ -214,6 +217,7 @@ fn collect_recipients(
     field: &str,
     value: &HeaderValue<'_>,
     recipients: &mut Vec<String>,
+    seen: &mut HashSet<String>,
 ) -> Result<(), MessageError> {
     let invalid = |address: &str, reason| MessageError::InvalidRecipient {
         origin: field.to_owned(),
@@ -226,7 +230,7 @@ fn collect_recipients(
             return Err(invalid(name, "no address"));
         };
         check_mailbox(address).map_err(|reason| invalid(address, reason))?;
-        if !recipients.iter().any(|r| same_mailbox(r, address)) {
+        if seen.insert(mailbox_key(address)) {
             recipients.push(address.to_owned());
         }
     }

@@ -1,0 +1,33 @@
+//! Inputs that once made the library misbehave, found while fuzzing
+//! (docs/security.md). Each test names what went wrong.
+
+use mixmailer::message::{sanitize, MessageError, MAX_RECIPIENTS};
+
+/// The sender's pass de-duplicated recipients by comparing each address
+/// with every earlier one: a To of 32 000 addresses (400 KB) took over three
+/// minutes before being refused, so any hostile message stalled `mix_wrap`.
+/// With a set it is one pass. Were the scan back, this test would not
+/// fail but stall for hours, which CI's time limit turns into a failure.
+#[test]
+fn a_to_field_of_fifty_thousand_addresses_is_refused_in_one_pass() {
+    let count = 50_000;
+    let to: Vec<String> = (0..count).map(|i| format!("u{i}@example.org")).collect();
+    let message = format!("From: a@example.org\r\nTo: {}\r\n\r\nhi", to.join(", "));
+    assert_eq!(
+        sanitize(message.as_bytes()),
+        Err(MessageError::TooManyRecipients {
+            count,
+            max: MAX_RECIPIENTS
+        })
+    );
+}
+
+/// Duplicates found by the set are the ones `same_mailbox` finds: the
+/// domain compares without case, the local part with.
+#[test]
+fn recipients_repeated_with_another_domain_case_count_once() {
+    let message = "From: a@example.org\r\nTo: Bob@Example.NET, bob@example.net\r\n\
+                   Cc: Bob@example.net\r\n\r\nhi";
+    let clean = sanitize(message.as_bytes()).unwrap();
+    assert_eq!(clean.recipients, ["Bob@Example.NET", "bob@example.net"]);
+}
