@@ -1,5 +1,5 @@
 //! Shared by the integration tests: sample messages and networks.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use mixmailer::sample::{SampleNetwork, SampleSpec};
 use std::time::Duration;
