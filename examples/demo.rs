@@ -25,29 +25,7 @@ fn sample_message() -> Vec<u8> {
         ));
     }
     body.push_str("\r\nAlice\r\n");
-    format!(
-        "Received: from alice-laptop.home ([192.0.2.45])\r\n\
-         \tby smtp.example.org (Postfix) with ESMTPSA id 4F2A1;\r\n\
-         \tSun, 29 Nov 2026 09:41:07 +0100 (CET)\r\n\
-         Return-Path: <alice@example.org>\r\n\
-         Date: Sun, 29 Nov 2026 09:41:07 +0100\r\n\
-         From: Alice <alice@example.org>\r\n\
-         To: Bob <bob@example.net>\r\n\
-         Cc: carol@example.com\r\n\
-         Bcc: dave@example.org\r\n\
-         Subject: Our meeting\r\n\
-         Message-ID: <pEp.S1K2Q9.1@example.org>\r\n\
-         User-Agent: pEp-engine 3.2.1 / Thunderbird 128 (X11; Linux x86_64)\r\n\
-         X-Originating-IP: [192.0.2.45]\r\n\
-         X-pEp-Version: 3.2\r\n\
-         X-EncStatus: reliable\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n\
-         \r\n\
-         {body}"
-    )
-    .into_bytes()
+    mixmailer::sample::pep_message(&body)
 }
 
 fn header_names(message: &[u8]) -> Vec<String> {

@@ -8,6 +8,37 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A message as the pEp engine's MIME encoder hands it over, with every
+/// kind of header field the policy of SPEC 6 keeps or removes (a Received
+/// line with the sender's IP address, a local-timezone Date, Bcc,
+/// User-Agent, X-Mailer, X-Originating-IP) and `body` after the blank line.
+pub fn pep_message(body: &str) -> Vec<u8> {
+    format!(
+        "Received: from alice-laptop.home (dsl-203-0-113-7.example.net [203.0.113.7])\r\n\
+         \tby smtp.example.org (Postfix) with ESMTPSA id 4F2A1;\r\n\
+         \tSun, 29 Nov 2026 09:41:07 +0100 (CET)\r\n\
+         Return-Path: <alice@example.org>\r\n\
+         Date: Sun, 29 Nov 2026 09:41:07 +0100\r\n\
+         From: Alice <alice@example.org>\r\n\
+         To: Bob <bob@example.net>\r\n\
+         Cc: carol@example.com\r\n\
+         Bcc: dave@example.org\r\n\
+         Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\
+         Message-ID: <pEp.1.2@example.org>\r\n\
+         User-Agent: pEp-engine 3.2.1 / Thunderbird 128 (X11; Linux x86_64)\r\n\
+         X-Mailer: ExampleMail 1.0\r\n\
+         X-Originating-IP: [203.0.113.7]\r\n\
+         X-pEp-Version: 3.2\r\n\
+         X-EncStatus: reliable\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
+         \r\n\
+         {body}"
+    )
+    .into_bytes()
+}
+
 /// The shape of a sample network.
 #[derive(Clone, Debug)]
 pub struct SampleSpec {

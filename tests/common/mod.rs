@@ -1,32 +1,10 @@
 //! Shared by the integration tests: sample messages and networks.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use mixmailer::sample::{SampleNetwork, SampleSpec};
 use std::time::Duration;
 
-/// A message as the pEp engine's MIME encoder would hand it over.
-pub fn pep_message(body: &str) -> Vec<u8> {
-    format!(
-        "Received: from laptop.home (dsl-203-0-113-7.example.net [203.0.113.7])\r\n\
-         \tby smtp.example.org with ESMTPSA; Sun, 29 Nov 2026 06:12:37 +0100\r\n\
-         Date: Sun, 29 Nov 2026 06:12:37 +0100\r\n\
-         From: Alice <alice@example.org>\r\n\
-         To: Bob <bob@example.net>\r\n\
-         Cc: carol@example.com\r\n\
-         Bcc: dave@example.org\r\n\
-         Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\
-         Message-ID: <pEp.1.2@example.org>\r\n\
-         User-Agent: pEp-engine 3.2 (Linux)\r\n\
-         X-Mailer: ExampleMail 1.0\r\n\
-         X-pEp-Version: 3.2\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n\
-         \r\n\
-         {body}"
-    )
-    .into_bytes()
-}
+pub use mixmailer::sample::pep_message;
 
 /// A sample network of `hops` layers with two nodes each.
 pub fn network(hops: u8, payload_size: usize) -> SampleNetwork {
