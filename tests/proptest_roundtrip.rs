@@ -234,13 +234,7 @@ fn deliveries<'a>(
         .into_iter()
         .filter_map(|onion| {
             let email = onion.to_email("alice@example.org");
-            match mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1 {
-                Outcome::Deliver {
-                    recipients,
-                    message,
-                } => Some((recipients, message)),
-                _ => None,
-            }
+            common::delivery(mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1)
         })
         .collect()
 }

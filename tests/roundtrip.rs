@@ -30,16 +30,7 @@ fn send(net: &SampleNetwork, onions: &[Onion], indices: &[usize]) -> Vec<Outcome
 }
 
 fn delivered(outcomes: Vec<Outcome>) -> Vec<(Vec<String>, Vec<u8>)> {
-    outcomes
-        .into_iter()
-        .filter_map(|o| match o {
-            Outcome::Deliver {
-                recipients,
-                message,
-            } => Some((recipients, message)),
-            _ => None,
-        })
-        .collect()
+    outcomes.into_iter().filter_map(common::delivery).collect()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Shared by the integration tests: sample messages and networks.
 #![allow(dead_code, unused_imports)]
 
+use mixmailer::node::Outcome;
 use mixmailer::sample::{SampleNetwork, SampleSpec};
 use std::time::Duration;
 
@@ -34,4 +35,15 @@ pub fn header_of(message: &[u8]) -> String {
         .position(|w| w == b"\r\n\r\n")
         .expect("header/body separator");
     String::from_utf8_lossy(&message[..at + 2]).into_owned()
+}
+
+/// The recipients and message of a delivery; `None` for any other outcome.
+pub fn delivery(outcome: Outcome) -> Option<(Vec<String>, Vec<u8>)> {
+    match outcome {
+        Outcome::Deliver {
+            recipients,
+            message,
+        } => Some((recipients, message)),
+        _ => None,
+    }
 }
