@@ -94,7 +94,7 @@ fn process(c: &mut Criterion) {
     group.bench_function("MixNode::process (forward, 2 KiB payload)", |b| {
         // A fresh node each time: the same packet twice is a replay.
         b.iter_batched(
-            || MixNode::new(key, directory.clone()).unwrap(),
+            || MixNode::new(*key, directory.clone()).unwrap(),
             |mut node| {
                 let outcome = node.process(&carrier, network.now).unwrap();
                 assert!(matches!(outcome, Outcome::Forward { .. }));

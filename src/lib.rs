@@ -3,12 +3,14 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod carrier;
+pub mod delay;
 pub mod directory;
 mod error;
 pub mod ffi;
 pub mod keys;
 pub mod message;
 pub mod node;
+pub mod period;
 pub mod route;
 pub mod sample;
 pub mod sphinx;

@@ -153,7 +153,7 @@ impl InProcessMixnet {
         let nodes = network
             .node_keys
             .iter()
-            .map(|key| crate::node::MixNode::new(key.to_bytes(), directory.clone()))
+            .map(|key| crate::node::MixNode::new(*key.to_bytes(), directory.clone()))
             .collect::<Result<_, _>>()?;
         Ok(InProcessMixnet { nodes })
     }

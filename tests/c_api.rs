@@ -347,7 +347,7 @@ impl Fixture {
         let dir = scratch(name);
         std::fs::write(dir.join("directory.txt"), &net.directory_text).unwrap();
         std::fs::write(dir.join("authority.key"), net.authority.public_key()).unwrap();
-        let keys: Vec<u8> = net.node_keys.iter().flat_map(|k| k.to_bytes()).collect();
+        let keys: Vec<u8> = net.node_keys.iter().flat_map(|k| *k.to_bytes()).collect();
         std::fs::write(dir.join("nodes.key"), keys).unwrap();
         std::fs::write(dir.join("message.eml"), message()).unwrap();
         std::fs::create_dir_all(dir.join("out")).unwrap();
@@ -413,7 +413,7 @@ impl Fixture {
             .net
             .node_keys
             .iter()
-            .map(|k| MixNode::new(k.to_bytes(), directory.clone()).unwrap())
+            .map(|k| MixNode::new(*k.to_bytes(), directory.clone()).unwrap())
             .collect();
         let mut delivered = Vec::new();
         for carrier in carriers {

@@ -37,7 +37,7 @@ fn sphinx_packet_processes_our_packets_like_our_nodes_do() {
                     .iter()
                     .position(|n| n.id() == hop.id())
                     .unwrap();
-                let key = x25519_dalek::StaticSecret::from(net.node_keys[index].to_bytes());
+                let key = x25519_dalek::StaticSecret::from(*net.node_keys[index].to_bytes());
                 let node = mixnet.node_mut(hop.address()).unwrap();
                 let outcome = node.process_packet(&ours, net.now).unwrap();
                 let processed = theirs.take().unwrap().process(&key).unwrap();

@@ -456,6 +456,7 @@ fn route_packets_from_a_signed_directory_are_those_of_the_reference() {
                     .unwrap()
                     .to_bytes()
             })
+            .map(|key| *key)
             .collect();
         let plain_hops: Vec<PacketHop<'_>> = route
             .hops()

@@ -166,14 +166,12 @@ fn keygen(kind: KeyKind) -> Result<(), String> {
     let (out, public) = match kind {
         KeyKind::Node { out } => {
             let key = NodeSecretKey::generate(&mut rng);
-            write_secret(&out, &zeroize::Zeroizing::new(key.to_bytes()))
-                .map_err(|e| e.to_string())?;
+            write_secret(&out, &key.to_bytes()).map_err(|e| e.to_string())?;
             (out, key.public_key())
         }
         KeyKind::Authority { out } => {
             let key = AuthoritySigningKey::generate(&mut rng);
-            write_secret(&out, &zeroize::Zeroizing::new(key.to_bytes()))
-                .map_err(|e| e.to_string())?;
+            write_secret(&out, &key.to_bytes()).map_err(|e| e.to_string())?;
             (out, key.public_key())
         }
     };

@@ -188,7 +188,12 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     let directory_stamp = file_stamp(&config.directory_file);
     let store = open_store(&config)?;
     let reader = store.handle();
-    let node = build_node(&config, key.clone(), directory, store)?;
+    let node = build_node(
+        &config,
+        NodeSecretKey::from_bytes(*key.to_bytes()),
+        directory,
+        store,
+    )?;
     let sendmail = Sendmail::new(
         config.outgoing.sendmail.clone(),
         Duration::from_secs(config.outgoing.sendmail_timeout_secs),
@@ -225,7 +230,12 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
         }
     };
     let store = state.node.store_mut().handle();
-    match build_node(&shared.config, state.key.clone(), directory, store) {
+    match build_node(
+        &shared.config,
+        NodeSecretKey::from_bytes(*state.key.to_bytes()),
+        directory,
+        store,
+    ) {
         Ok(node) => {
             state.node = node;
             tracing::info!("loaded a new directory");
