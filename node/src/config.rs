@@ -9,6 +9,14 @@ pub const DEFAULT_MAX_STORE_BYTES: u64 = 1 << 30;
 /// Where Debian's Postfix (and OpenSMTPD) install the sendmail interface.
 pub const DEFAULT_SENDMAIL: &str = "/usr/sbin/sendmail";
 
+/// Default for [`Config::unknown_hop_retry_secs`]: a day, long enough for
+/// a new directory to reach every node, well inside the MTA's five days.
+pub const DEFAULT_UNKNOWN_HOP_RETRY_SECS: u64 = 86_400;
+
+fn default_unknown_hop_retry_secs() -> u64 {
+    DEFAULT_UNKNOWN_HOP_RETRY_SECS
+}
+
 /// A node's configuration file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +38,11 @@ pub struct Config {
     /// carriers are refused with a temporary failure and stay with the MTA.
     #[serde(default = "default_max_store_bytes")]
     pub max_store_bytes: u64,
+    /// How long a carrier whose next hop is not in this node's directory is
+    /// refused with a temporary failure (the MTA retries it, in case a newer
+    /// directory lists that hop) before it is dropped. Default one day.
+    #[serde(default = "default_unknown_hop_retry_secs")]
+    pub unknown_hop_retry_secs: u64,
     /// Log level filter (`error`, `warn`, `info`, `debug`), or a tracing
     /// filter directive. `RUST_LOG` overrides it.
     #[serde(default = "default_log_level")]

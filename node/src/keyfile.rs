@@ -1,12 +1,12 @@
-//! Key files: one line of base64 (32 bytes), created with mode 0600 and
-//! `O_EXCL` so an existing key is never overwritten and the secret is never
-//! readable by others, not even for an instant.
+//! Key files: one line of base64 (32 bytes), mode 0600 from creation so the
+//! secret is never readable by others, not even for an instant; written
+//! atomically and never over an existing key.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::DirBuilder;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -54,32 +54,52 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
 
 /// Writes `secret` to a new file at `path` (mode 0600, never replacing a
 /// file). A missing parent directory is created with mode 0700.
+///
+/// The key is written to a temporary file in the same directory (created
+/// 0600), fsync'd, then linked to `path` only if `path` does not exist
+/// (`renameat2(RENAME_NOREPLACE)`, or `link`), and the directory is
+/// fsync'd: a crash at any point leaves either no key file or the whole
+/// key, never an empty or partial one (at worst a stray `.*.tmp*` file).
 pub fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), KeyFileError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(io(parent))?;
-        }
+    let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => parent,
+        None => Path::new("."),
+    };
+    if !parent.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io(parent))?;
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeyFileError::Exists(path.to_owned())
-            } else {
-                io(path)(e)
-            }
-        })?;
+    if path.symlink_metadata().is_ok() {
+        return Err(KeyFileError::Exists(path.to_owned()));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(parent)
+        .map_err(io(parent))?;
     let mut line = Zeroizing::new(STANDARD.encode(secret));
     line.push('\n');
     file.write_all(line.as_bytes()).map_err(io(path))?;
-    file.sync_all().map_err(io(path))?;
+    file.as_file().sync_all().map_err(io(path))?;
+    file.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyFileError::Exists(path.to_owned())
+        } else {
+            io(path)(e.error)
+        }
+    })?;
+    // The new name is durable only once the directory is.
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io(parent))?;
     Ok(())
 }
 
@@ -149,6 +169,28 @@ mod tests {
             Err(KeyFileError::Exists(_))
         ));
         assert_eq!(*read_secret(&path).unwrap(), [7u8; 32]);
+    }
+
+    #[test]
+    fn key_write_leaves_no_temporary_file_and_never_replaces_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        write_secret(&path, &[1u8; 32]).unwrap();
+        // Even an empty file (what a crash left before writes were atomic)
+        // is never replaced: the operator decides what to do with it.
+        let empty = dir.path().join("empty.key");
+        std::fs::write(&empty, "").unwrap();
+        assert!(matches!(
+            write_secret(&empty, &[2u8; 32]),
+            Err(KeyFileError::Exists(_))
+        ));
+        assert_eq!(std::fs::read(&empty).unwrap(), b"");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left behind: {names:?}");
+        assert_eq!(*read_secret(&path).unwrap(), [1u8; 32]);
     }
 
     #[test]

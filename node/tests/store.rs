@@ -10,6 +10,10 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MB: u64 = 1 << 20;
+/// An expiry time no test reaches.
+fn far() -> SystemTime {
+    t(1_000_000_000)
+}
 
 fn t(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
@@ -54,12 +58,12 @@ fn committed_packets_survive_a_crash() {
         let mut store = RedbStore::open(Path::new(&path), 100 * MB).unwrap();
         store.begin().unwrap();
         assert!(store.remember_tag(&[1; 32]).unwrap());
-        store.spool(forward(1), t(60)).unwrap();
+        store.spool(forward(1), t(60), far()).unwrap();
         store.commit().unwrap();
         // A second carrier is being processed when the node dies.
         store.begin().unwrap();
         assert!(store.remember_tag(&[2; 32]).unwrap());
-        store.spool(forward(2), t(30)).unwrap();
+        store.spool(forward(2), t(30), far()).unwrap();
         std::process::abort();
     }
     let dir = tempfile::tempdir().unwrap();
@@ -88,7 +92,7 @@ fn aborted_transaction_leaves_no_tag_and_no_packet() {
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
     store.begin().unwrap();
     store.remember_tag(&[3; 32]).unwrap();
-    store.spool(forward(3), t(1)).unwrap();
+    store.spool(forward(3), t(1), far()).unwrap();
     store.abort();
     assert!(store.spooled().unwrap().is_empty());
     assert_eq!(store.stats().unwrap().replay_tags, 0);
@@ -172,17 +176,17 @@ fn full_store_refuses_instead_of_losing_and_recovers_when_drained() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = RedbStore::open(&db(dir.path()), 6000).unwrap();
     store.begin().unwrap();
-    store.spool(forward(1), t(0)).unwrap();
-    store.spool(forward(2), t(0)).unwrap();
+    store.spool(forward(1), t(0), far()).unwrap();
+    store.spool(forward(2), t(0), far()).unwrap();
     store.commit().unwrap();
     store.begin().unwrap();
-    let err = store.spool(forward(3), t(0)).unwrap_err();
+    let err = store.spool(forward(3), t(0), far()).unwrap_err();
     assert!(matches!(err, StoreError::Full { limit: 6000, .. }), "{err}");
     store.abort();
     let (id, _) = store.due(t(0), 1).unwrap()[0].clone();
     store.remove_spooled(id).unwrap();
     store.begin().unwrap();
-    store.spool(forward(3), t(0)).unwrap();
+    store.spool(forward(3), t(0), far()).unwrap();
     store.commit().unwrap();
     assert_eq!(store.spooled().unwrap().len(), 2);
 }
@@ -192,7 +196,7 @@ fn deferred_item_waits_for_its_retry_time_and_keeps_its_release_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
     store.begin().unwrap();
-    let id = store.spool(forward(1), t(10)).unwrap();
+    let id = store.spool(forward(1), t(10), far()).unwrap();
     store.commit().unwrap();
     assert_eq!(store.defer(id, t(40)).unwrap(), 1);
     assert!(store.due(t(39), 10).unwrap().is_empty());
@@ -211,8 +215,8 @@ fn due_items_come_earliest_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
     store.begin().unwrap();
-    store.spool(forward(1), t(30)).unwrap();
-    store.spool(forward(2), t(10)).unwrap();
+    store.spool(forward(1), t(30), far()).unwrap();
+    store.spool(forward(2), t(10), far()).unwrap();
     store
         .spool(
             SpoolItem::Deliver {
@@ -220,6 +224,7 @@ fn due_items_come_earliest_first() {
                 message: b"x".to_vec(),
             },
             t(20),
+            far(),
         )
         .unwrap();
     store.commit().unwrap();

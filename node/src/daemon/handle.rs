@@ -1,13 +1,17 @@
 //! One carrier email: process it and commit everything it changes in one
 //! transaction, then answer. Only a committed result is `Accepted`.
 
-use super::Shared;
+use super::{NodeState, Shared};
 use crate::protocol::Reply;
-use crate::store::{SpoolItem, StoreError};
+use crate::store::{SpoolItem, StoreError, MTA_QUEUE_LIFETIME};
+use mixmailer::carrier::read_carrier;
 use mixmailer::message::MessageError;
 use mixmailer::node::{DropReason, NodeError};
+use mixmailer::period::{period_of, period_start};
+use mixmailer::sphinx::packet_len;
 use mixmailer::{Error, Outcome};
-use std::time::SystemTime;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, SystemTime};
 
 fn drop_reason(reason: DropReason) -> &'static str {
     match reason {
@@ -38,33 +42,84 @@ fn loggable(error: &Error) -> String {
     }
 }
 
-/// What to spool for an outcome, and when.
-fn spool_item(outcome: Outcome, now: SystemTime) -> Option<(SpoolItem, SystemTime, &'static str)> {
+/// What to spool for an outcome: the item, when to release it, when it
+/// expires, and the log line.
+struct ToSpool {
+    item: SpoolItem,
+    release: SystemTime,
+    expires: SystemTime,
+    log: &'static str,
+}
+
+/// The key period the daemon assumes until directories carry one
+/// (SPEC v2's `key-period`): the longest SPEC allows, so no packet a v2
+/// node would still forward expires early here.
+pub(crate) const ASSUMED_KEY_PERIOD: Duration = Duration::from_secs(604_800);
+
+/// When a forward received at `now` stops being worth sending: its next hop
+/// accepts packets of period P only until the start of P + 2 (SPEC 2).
+pub(crate) fn forward_deadline(now: SystemTime, key_period: Duration) -> SystemTime {
+    period_start(period_of(now, key_period).saturating_add(2), key_period)
+}
+
+fn spool_item(outcome: Outcome, now: SystemTime) -> Option<ToSpool> {
     match outcome {
         Outcome::Forward { onion, delay } => {
             let next_hop = onion.first_hop().to_owned();
             let release = now.checked_add(delay).unwrap_or(now);
-            Some((
-                SpoolItem::Forward {
+            Some(ToSpool {
+                item: SpoolItem::Forward {
                     next_hop,
                     packet: onion.into_packet(),
                 },
                 release,
-                "received a packet; holding it for forwarding",
-            ))
+                expires: forward_deadline(now, ASSUMED_KEY_PERIOD),
+                log: "received a packet; holding it for forwarding",
+            })
         }
         Outcome::Deliver {
             recipients,
             message,
-        } => Some((
-            SpoolItem::Deliver {
+        } => Some(ToSpool {
+            item: SpoolItem::Deliver {
                 recipients,
                 message,
             },
-            now,
-            "received a fragment; its message is complete and queued for delivery",
-        )),
+            release: now,
+            // As long as an MTA would keep trying: a local MTA that refuses
+            // for that long is not coming back for this message.
+            expires: now + MTA_QUEUE_LIFETIME,
+            log: "received a fragment; its message is complete and queued for delivery",
+        }),
         Outcome::FragmentHeld { .. } | Outcome::Dropped(_) => None,
+    }
+}
+
+/// SHA-256 of the packet a carrier holds (of the whole email if it holds
+/// none): the same carrier retried by the MTA hashes the same, whatever
+/// trace headers the MTA added.
+fn packet_hash(email: &[u8], payload_size: usize) -> [u8; 32] {
+    let packet = read_carrier(email, packet_len(payload_size)).ok();
+    Sha256::digest(packet.as_deref().unwrap_or(email)).into()
+}
+
+/// A packet whose next hop this node's directory does not list may be
+/// for a node of a newer directory that this node has not loaded yet: the
+/// MTA is asked to retry for `grace` from the first refusal (tracked
+/// durably by the packet's hash), and after that it is dropped.
+fn unknown_next_hop(shared: &Shared, state: &mut NodeState, email: &[u8], now: SystemTime) -> Reply {
+    let hash = packet_hash(email, state.node.directory().params().payload_size);
+    let grace = Duration::from_secs(shared.config.unknown_hop_retry_secs);
+    match state.node.store_mut().unknown_hop_since(&hash, now) {
+        Err(e) => refuse(e),
+        Ok(first) if now.duration_since(first).unwrap_or(Duration::ZERO) < grace => {
+            tracing::warn!("refusing a carrier for now: its next hop is not in this node's directory (retrying for up to {} s in case a newer directory lists it)", grace.as_secs());
+            Reply::TempFail("the next hop is not in this node's directory (yet)".into())
+        }
+        Ok(_) => {
+            tracing::info!("dropped a carrier: its next hop has not been in this node's directory for {} s", grace.as_secs());
+            Reply::Dropped("the packet's next hop is not a node of the directory".into())
+        }
     }
 }
 
@@ -96,7 +151,12 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
         Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => {
             state.node.store_mut().abort();
+            if matches!(e, Error::Node(NodeError::UnknownNextHop)) {
+                return unknown_next_hop(shared, &mut state, email, now);
+            }
             if is_temporary(&e) {
+                // Most often the cap: an expiry pass may make room.
+                shared.request_expiry();
                 tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
                 return Reply::TempFail(e.to_string());
             }
@@ -118,18 +178,32 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
     };
     let mut log = log;
     let mut spooled = false;
-    if let Some((item, release, text)) = spool_item(outcome, now) {
-        spooled = true;
-        if let Err(e) = state.node.store_mut().spool(item, release) {
-            state.node.store_mut().abort();
-            return refuse(e);
+    let mut reply = reply;
+    if let Some(to_spool) = spool_item(outcome, now) {
+        if to_spool.release >= to_spool.expires {
+            // Its next hop would refuse it by then; the tag stays stored.
+            log = "dropped a packet: its delay outlives its key period".into();
+            reply = Reply::Dropped("its delay outlives its key period".into());
+        } else {
+            spooled = true;
+            let store = state.node.store_mut();
+            if let Err(e) = store.spool(to_spool.item, to_spool.release, to_spool.expires) {
+                store.abort();
+                if matches!(e, StoreError::Full { .. }) {
+                    shared.request_expiry();
+                }
+                return refuse(e);
+            }
+            log = to_spool.log.to_owned();
         }
-        log = text.to_owned();
     }
     // A dropped replay commits too: for a surplus fragment the tag was
     // stored and must stay stored.
     if let Err(e) = state.node.store_mut().commit() {
         state.node.store_mut().abort();
+        if matches!(e, StoreError::Full { .. }) {
+            shared.request_expiry();
+        }
         return refuse(e);
     }
     drop(state);

@@ -11,7 +11,7 @@ mod release;
 mod server;
 
 use crate::config::Config;
-use crate::store::{RedbStore, StoreError};
+use crate::store::{check_private, RedbStore, StoreError};
 use crate::submit::Sendmail;
 use mixmailer::keys::NodeSecretKey;
 use mixmailer::{Directory, MixNode};
@@ -65,7 +65,8 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The store could not be opened.
+    /// The store could not be opened, or the spool is not private
+    /// ([`StoreError::TooOpen`], [`StoreError::NotOwned`]).
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// Signal handlers could not be installed.
@@ -90,6 +91,14 @@ pub(crate) struct Shared {
     wake: Condvar,
     wake_flag: Mutex<bool>,
     pub(crate) shutdown: AtomicBool,
+    /// Set when a carrier was refused for a full store: the releaser runs
+    /// an expiry pass at once instead of waiting for its schedule.
+    pub(crate) expire_requested: AtomicBool,
+    /// Items handed to the MTA whose outcome the store could not record
+    /// yet (it failed); kept in memory and written once it works again.
+    /// They are marked as submitting in the store, so nothing sends them
+    /// again meanwhile.
+    pub(crate) unsettled: Mutex<Vec<(u64, release::Settle)>>,
 }
 
 impl Shared {
@@ -103,6 +112,12 @@ impl Shared {
     pub(crate) fn notify(&self) {
         *self.wake_flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.wake.notify_all();
+    }
+
+    /// Asks the releaser for an expiry pass now.
+    pub(crate) fn request_expiry(&self) {
+        self.expire_requested.store(true, Ordering::SeqCst);
+        self.notify();
     }
 
     /// Sleeps up to `timeout` or until [`Self::notify`].
@@ -182,11 +197,25 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
             path: spool.display().to_string(),
             source,
         })?;
+    check_private(spool, "spool directory")?;
     let key = NodeSecretKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?);
     let now = SystemTime::now();
     let directory = load_directory(&config, now)?;
     let directory_stamp = file_stamp(&config.directory_file);
-    let store = open_store(&config)?;
+    let mut store = open_store(&config)?;
+    let recovered = store.recover_submissions(now)?;
+    if recovered.forwards_requeued > 0 {
+        tracing::warn!(
+            "{} packets were being forwarded when the node stopped; sending them again (the next hop drops a copy it already has)",
+            recovered.forwards_requeued
+        );
+    }
+    if recovered.deliveries_dropped > 0 {
+        tracing::warn!(
+            "{} deliveries were being handed to the MTA when the node stopped; not sending them again, so nobody gets a message twice (check the MTA's log to see whether they went out)",
+            recovered.deliveries_dropped
+        );
+    }
     let reader = store.handle();
     let node = build_node(
         &config,
@@ -210,6 +239,8 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         wake: Condvar::new(),
         wake_flag: Mutex::new(false),
         shutdown: AtomicBool::new(false),
+        expire_requested: AtomicBool::new(false),
+        unsettled: Mutex::new(Vec::new()),
     }))
 }
 

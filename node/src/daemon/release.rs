@@ -3,7 +3,7 @@
 //! in the spool and is retried with exponential backoff.
 
 use super::{reload_directory, Shared};
-use crate::store::{SpoolEntry, SpoolItem};
+use crate::store::{SpoolEntry, SpoolItem, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::write_carrier;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,8 +36,67 @@ fn random_id() -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Submits one item; on failure reschedules it.
-pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTime) {
+/// What the store must record once an item's submission is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// The MTA took it: remove it.
+    Sent,
+    /// The MTA refused it for now: queue it again at this time.
+    Retry(SystemTime),
+    /// It can never be submitted: remove it.
+    Drop,
+}
+
+fn settle(shared: &Shared, id: u64, settle: Settle) -> Result<(), crate::store::StoreError> {
+    let mut state = shared.lock();
+    let store = state.node.store_mut();
+    match settle {
+        Settle::Sent | Settle::Drop => store.remove_spooled(id),
+        Settle::Retry(at) => store.defer(id, at).map(drop),
+    }
+}
+
+/// Writes the outcomes the store could not take earlier. Returns false
+/// while it still cannot.
+fn settle_pending(shared: &Shared) -> bool {
+    let pending = std::mem::take(&mut *shared.unsettled.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut left = Vec::new();
+    for (id, outcome) in pending {
+        if !left.is_empty() {
+            left.push((id, outcome));
+            continue;
+        }
+        match settle(shared, id, outcome) {
+            Ok(()) => tracing::info!("recorded the outcome of an earlier submission now that the store works again"),
+            Err(_) => left.push((id, outcome)),
+        }
+    }
+    let done = left.is_empty();
+    shared
+        .unsettled
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(left);
+    done
+}
+
+/// Submits one item, at most once: it is marked as submitting durably
+/// first, and unmarked only when the outcome is recorded. Returns false if
+/// the store failed (the caller pauses before the next item).
+pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTime) -> bool {
+    {
+        let mut state = shared.lock();
+        match state.node.store_mut().begin_submission(id, now) {
+            Ok(true) => {}
+            Ok(false) => return true,
+            Err(e) => {
+                // Not marked, so not sent: it stays due and goes out once
+                // the store works again.
+                tracing::error!("not submitting a due item: the store cannot record it: {e}");
+                return false;
+            }
+        }
+    }
     let own = &shared.config.address;
     let result = match &entry.item {
         SpoolItem::Forward { next_hop, packet } => {
@@ -66,39 +125,61 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
             format!("delivered a message to {} recipients", recipients.len())
         }
     };
-    let mut state = shared.lock();
-    let store = state.node.store_mut();
-    match result {
-        Ok(()) => match store.remove_spooled(id) {
-            Ok(()) => tracing::info!("{what}"),
-            // Submitted but still spooled: it will go out once more, and the
-            // next hop drops the copy as a replay.
-            Err(e) => tracing::error!("{what}, but could not remove it from the spool: {e}"),
-        },
+    let outcome = match &result {
+        Ok(()) => {
+            tracing::info!("{what}");
+            Settle::Sent
+        }
         Err(e) if e.is_temporary() => {
             let retry = backoff(entry.attempts.saturating_add(1));
-            match store.defer(id, now + retry) {
-                Ok(n) => tracing::warn!(
-                    "submitting failed (attempt {n}), retrying in {} s: {e}",
-                    retry.as_secs()
-                ),
-                Err(se) => tracing::error!("submitting failed: {e}; rescheduling failed too: {se}"),
-            }
+            tracing::warn!(
+                "submitting failed (attempt {}), retrying in {} s: {e}",
+                entry.attempts.saturating_add(1),
+                retry.as_secs()
+            );
+            Settle::Retry(now + retry)
         }
-        Err(e) => match store.remove_spooled(id) {
-            Ok(()) => tracing::error!("dropped an item that can never be submitted: {e}"),
-            Err(se) => tracing::error!("cannot submit an item ({e}) nor remove it: {se}"),
-        },
+        Err(e) => {
+            tracing::error!("dropped an item that can never be submitted: {e}");
+            Settle::Drop
+        }
+    };
+    match settle(shared, id, outcome) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("cannot record the outcome of a submission yet (it stays marked as submitted, so it is not sent again; retrying once the store works): {e}");
+            shared
+                .unsettled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((id, outcome));
+            false
+        }
     }
 }
 
-/// Expires incomplete messages past their time, in one transaction.
+/// Expires incomplete messages, old "delivered" marks, spool items past
+/// their deadline and unknown-next-hop records, in one pass.
 pub(crate) fn expire(shared: &Shared, now: SystemTime) {
     let mut state = shared.lock();
     match state.node.expire(now) {
         Ok(0) => {}
         Ok(n) => tracing::info!("dropped {n} incomplete messages whose fragments expired"),
         Err(e) => tracing::warn!("expiring fragments failed: {e}"),
+    }
+    let store = state.node.store_mut();
+    match store.expire_spool(now) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            "dropped {n} spooled items past their deadline (a packet its next hop would no longer accept, or a delivery the MTA refused for too long)"
+        ),
+        Err(e) => tracing::warn!("expiring the spool failed: {e}"),
+    }
+    let keep = Duration::from_secs(shared.config.unknown_hop_retry_secs) + MTA_QUEUE_LIFETIME;
+    if let Some(cutoff) = now.checked_sub(keep) {
+        if let Err(e) = store.forget_unknown_hops(cutoff) {
+            tracing::warn!("forgetting old unknown-next-hop records failed: {e}");
+        }
     }
 }
 
@@ -107,8 +188,15 @@ pub(crate) fn release_loop(shared: &Shared) {
     let mut last_expire: Option<Instant> = None;
     let mut last_reload = Instant::now();
     while !shared.shutdown.load(Ordering::SeqCst) {
+        if !settle_pending(shared) {
+            // The store still fails: submitting more now would only pile up
+            // outcomes it cannot record.
+            shared.wait(MAX_SLEEP);
+            continue;
+        }
         let now = SystemTime::now();
-        if last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
+        let requested = shared.expire_requested.swap(false, Ordering::SeqCst);
+        if requested || last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
             expire(shared, now);
             last_expire = Some(Instant::now());
         }
@@ -125,6 +213,7 @@ pub(crate) fn release_loop(shared: &Shared) {
             }
         };
         let full_batch = due.len() == BATCH;
+        let mut store_failed = false;
         for (id, entry) in due {
             if shared.shutdown.load(Ordering::SeqCst) {
                 return;
@@ -133,14 +222,25 @@ pub(crate) fn release_loop(shared: &Shared) {
             let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 release(shared, id, entry.clone(), now)
             }));
-            if released.is_err() {
-                tracing::error!("releasing an item panicked (a bug); retrying it later");
-                let mut state = shared.lock();
-                let _ = state
-                    .node
-                    .store_mut()
-                    .defer(id, now + backoff(entry.attempts + 1));
+            match released {
+                Ok(true) => {}
+                Ok(false) => {
+                    store_failed = true;
+                    break;
+                }
+                Err(_) => {
+                    tracing::error!("releasing an item panicked (a bug); retrying it later");
+                    let mut state = shared.lock();
+                    let _ = state
+                        .node
+                        .store_mut()
+                        .defer(id, now + backoff(entry.attempts + 1));
+                }
             }
+        }
+        if store_failed {
+            shared.wait(MAX_SLEEP);
+            continue;
         }
         if full_batch {
             continue;
@@ -240,6 +340,7 @@ mod spool_tests {
                     packet: vec![0; 2396],
                 },
                 at,
+                at + Duration::from_secs(86_400),
             )
             .unwrap();
         store.commit().unwrap();
@@ -253,7 +354,7 @@ mod spool_tests {
         let now = SystemTime::now();
         spool_forward(&shared, now);
         let (id, entry) = shared.reader.due(now, 10).unwrap().remove(0);
-        release(&shared, id, entry, now);
+        assert!(release(&shared, id, entry, now));
         assert!(
             shared.reader.due(now, 10).unwrap().is_empty(),
             "not due again at once"
@@ -269,7 +370,7 @@ mod spool_tests {
         std::fs::write(dir.path().join("mta-up"), "").unwrap();
         let later = now + backoff(1);
         let (id, entry) = shared.reader.due(later, 10).unwrap().remove(0);
-        release(&shared, id, entry, later);
+        assert!(release(&shared, id, entry, later));
         assert!(
             shared.reader.spooled().unwrap().is_empty(),
             "removed once sent"

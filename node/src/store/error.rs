@@ -20,6 +20,28 @@ pub enum StoreError {
         /// The file.
         path: String,
     },
+    /// The spool directory or database file may be read or changed by others.
+    #[error("the {what} {path} has mode {mode:o}: other users could read or change it; run chmod {} on it", if *what == "spool directory" { "700" } else { "600" })]
+    TooOpen {
+        /// "spool directory" or "spool database".
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The spool directory or database file belongs to another user.
+    #[error("the {what} {path} belongs to uid {owner}, but the daemon runs as uid {uid}; run it as the owner or chown the spool")]
+    NotOwned {
+        /// "spool directory" or "spool database".
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// The owner's uid.
+        owner: u32,
+        /// This process's effective uid.
+        uid: u32,
+    },
     /// Accepting more would pass the configured cap (`max_store_bytes`).
     #[error("the store is full: {used} of {limit} bytes used (raise max_store_bytes, or wait for the spool to drain)")]
     Full {
@@ -42,6 +64,17 @@ pub enum StoreError {
     /// redb failed (disk, I/O, corruption).
     #[error("database: {0}")]
     Database(#[from] redb::Error),
+}
+
+impl StoreError {
+    /// Whether the database must be closed and opened again before it can
+    /// work (redb after a failed write: a full disk, an I/O error).
+    pub fn needs_reopen(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(redb::Error::Io(_) | redb::Error::PreviousIo)
+        )
+    }
 }
 
 macro_rules! from_redb {

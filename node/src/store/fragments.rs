@@ -2,7 +2,9 @@
 //! the store's open transaction so they commit together with the spool.
 
 use super::tables::{DELIVERED, FRAGMENTS, PENDING, TAGS};
-use super::{charge, refund, to_millis, RedbStore, StoreError, RECORD_OVERHEAD, TAG_COST};
+use super::{
+    charge, refund, to_millis, RedbStore, StoreError, MTA_QUEUE_LIFETIME, RECORD_OVERHEAD, TAG_COST,
+};
 use mixmailer::message::Fragment;
 use mixmailer::node::{FragmentStatus, NodeError, NodeStore};
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -158,7 +160,16 @@ impl NodeStore for RedbStore {
         .map_err(node_error)
     }
 
+    /// Incomplete messages go at `cutoff` (their first fragment came a
+    /// fragment TTL ago); "already delivered" marks are kept
+    /// [`MTA_QUEUE_LIFETIME`] longer, because a fragment can still arrive
+    /// that late: the previous hop's MTA retries a carrier that long.
     fn expire(&mut self, cutoff: SystemTime) -> Result<usize, NodeError> {
+        let delivered_cutoff = to_millis(
+            cutoff
+                .checked_sub(MTA_QUEUE_LIFETIME)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        );
         let cutoff = to_millis(cutoff);
         self.in_txn(|txn, _| {
             let mut old = Vec::new();
@@ -173,7 +184,7 @@ impl NodeStore for RedbStore {
             }
             let mut delivered = txn.open_table(DELIVERED)?;
             let before = delivered.len()?;
-            delivered.retain(|_, at| at >= cutoff)?;
+            delivered.retain(|_, at| at >= delivered_cutoff)?;
             let forgotten = before.saturating_sub(delivered.len()?);
             drop(delivered);
             refund(txn, forgotten * RECORD_OVERHEAD)?;

@@ -13,13 +13,25 @@ mod spool;
 mod tables;
 
 pub use error::StoreError;
-pub use spool::{SpoolEntry, SpoolItem};
+pub use spool::{Recovered, SpoolEntry, SpoolItem};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tables::{DELIVERED, FRAGMENTS, META, PENDING, QUEUE, SPOOL, TAGS};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tables::{
+    DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, TAGS, UNKNOWN_HOPS,
+};
+
+/// How long an MTA keeps retrying a message before giving up: Postfix's
+/// default `maximal_queue_lifetime` (5 days). A carrier refused with a
+/// temporary failure, or stuck in the previous hop's queue, can arrive
+/// this late, so marks that must outlive such retries are kept this much
+/// longer. An operator who raises `maximal_queue_lifetime` on any node of
+/// the network must not exceed this.
+pub const MTA_QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 86_400);
 
 /// Bytes charged for one replay tag (key plus B-tree overhead, roughly).
 const TAG_COST: u64 = 48;
@@ -37,23 +49,93 @@ pub struct StoreStats {
     pub retrying: u64,
     /// When the next item is due, in milliseconds since the Unix epoch.
     pub next_release_ms: Option<u64>,
+    /// Items being handed to the MTA now (or whose hand-over was cut short).
+    #[serde(default)]
+    pub submitting: u64,
     /// Incomplete messages whose fragments the exit holds.
     pub held_messages: u64,
     /// Fragments held for them.
     pub held_fragments: u64,
+    /// Messages remembered as delivered, so their late fragments are dropped.
+    #[serde(default)]
+    pub delivered_marks: u64,
     /// Replay tags remembered under the current key.
     pub replay_tags: u64,
+    /// Packets refused because their next hop was unknown, remembered
+    /// until the MTA's retries of them stop.
+    #[serde(default)]
+    pub unknown_hops: u64,
     /// Bytes charged against the cap.
     pub bytes_used: u64,
     /// The cap.
     pub bytes_limit: u64,
 }
 
+/// The one open database behind every [`RedbStore`] handle, and what is
+/// needed to open it again.
+///
+/// redb refuses every write after one I/O error (a full disk) until the
+/// database is closed and opened again (`StorageError::PreviousIo`). A
+/// handle that sees such an error marks the slot broken, and the next
+/// operation on any handle reopens the file (redb repairs it from its last
+/// committed state), so the node recovers by itself once space is back.
+struct Slot {
+    path: PathBuf,
+    db: Mutex<Option<Arc<Database>>>,
+    broken: AtomicBool,
+}
+
+/// How long a reopen waits for handles still using the old database.
+const REOPEN_WAIT: Duration = Duration::from_secs(2);
+
+impl Slot {
+    fn get(&self) -> Result<Arc<Database>, StoreError> {
+        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        if self.broken.load(Ordering::SeqCst) {
+            // Drop our reference first: redb locks the file, so the new
+            // instance can only open once every old reference is gone.
+            *db = None;
+        }
+        if let Some(db) = db.as_ref() {
+            return Ok(Arc::clone(db));
+        }
+        let deadline = Instant::now() + REOPEN_WAIT;
+        let opened = loop {
+            match open_database(&self.path) {
+                // A read still holding the old instance: it ends soon.
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        let opened = Arc::new(opened);
+        *db = Some(Arc::clone(&opened));
+        if self.broken.swap(false, Ordering::SeqCst) {
+            tracing::warn!(
+                "reopened the spool database {} after an I/O error",
+                self.path.display()
+            );
+        }
+        Ok(opened)
+    }
+
+    /// Marks the database for reopening when `result` is an I/O failure.
+    fn watch<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            if e.needs_reopen() {
+                self.broken.store(true, Ordering::SeqCst);
+            }
+        }
+        result
+    }
+}
+
 /// The node's redb database. Cheap to share: [`RedbStore::handle`] gives
 /// another store on the same database (only one may have a transaction open
 /// at a time, which the daemon ensures with its lock).
 pub struct RedbStore {
-    db: Arc<Database>,
+    slot: Arc<Slot>,
     txn: Option<WriteTransaction>,
     limit: u64,
 }
@@ -70,21 +152,72 @@ pub fn from_millis(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// Refuses a file or directory that is not private to this process's user:
+/// the spool holds packets, fragments and recipients.
+pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let uid = rustix::process::geteuid().as_raw();
+    if meta.uid() != uid {
+        return Err(StoreError::NotOwned {
+            what,
+            path: path.display().to_string(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::TooOpen {
+            what,
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Creates the database file with mode 0600 if it is missing (redb would
+/// create it with the umask's mode), refuses one others may read, and opens it.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(open_error(e.to_string())),
+    }
+    check_private(path, "spool database")?;
+    Database::create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+            path: path.display().to_string(),
+        },
+        e => open_error(e.to_string()),
+    })
+}
+
 impl RedbStore {
-    /// Opens (or creates) the database at `path`, charging at most `limit`
-    /// bytes of packets, fragments and tags before refusing more.
+    /// Opens (or creates, mode 0600) the database at `path`, charging at
+    /// most `limit` bytes of packets, fragments and tags before refusing
+    /// more. A file that is not private to this user is refused
+    /// ([`StoreError::TooOpen`], [`StoreError::NotOwned`]).
     pub fn open(path: &Path, limit: u64) -> Result<RedbStore, StoreError> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                path: path.display().to_string(),
-            },
-            e => StoreError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            },
-        })?;
+        let db = open_database(path)?;
         let store = RedbStore {
-            db: Arc::new(db),
+            slot: Arc::new(Slot {
+                path: path.to_owned(),
+                db: Mutex::new(Some(Arc::new(db))),
+                broken: AtomicBool::new(false),
+            }),
             txn: None,
             limit,
         };
@@ -95,38 +228,62 @@ impl RedbStore {
     /// Another store on the same database, with no transaction open.
     pub fn handle(&self) -> RedbStore {
         RedbStore {
-            db: Arc::clone(&self.db),
+            slot: Arc::clone(&self.slot),
             txn: None,
             limit: self.limit,
         }
     }
 
+    /// The open database, reopened first if an I/O error broke it.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.slot.get()
+    }
+
+    /// Whether an I/O error was seen and the database is not reopened yet.
+    pub fn is_broken(&self) -> bool {
+        self.slot.broken.load(Ordering::SeqCst)
+    }
+
+    /// Reopens the database now if an I/O error broke it (the daemon calls
+    /// this while idle so `status` and the next carrier find it working).
+    pub fn recover(&mut self) -> Result<(), StoreError> {
+        self.abort();
+        self.db().map(drop)
+    }
+
     fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(SPOOL)?;
-        txn.open_table(QUEUE)?;
-        txn.open_table(TAGS)?;
-        txn.open_table(PENDING)?;
-        txn.open_table(FRAGMENTS)?;
-        txn.open_table(DELIVERED)?;
-        txn.open_table(META)?;
-        txn.commit()?;
-        Ok(())
+        let result = (|| {
+            let txn = self.db()?.begin_write()?;
+            txn.open_table(SPOOL)?;
+            txn.open_table(QUEUE)?;
+            txn.open_table(TAGS)?;
+            txn.open_table(PENDING)?;
+            txn.open_table(FRAGMENTS)?;
+            txn.open_table(DELIVERED)?;
+            txn.open_table(META)?;
+            txn.open_table(SUBMITTING)?;
+            txn.open_table(EXPIRY)?;
+            txn.open_table(tables::EXPIRY_BY_ID)?;
+            txn.open_table(UNKNOWN_HOPS)?;
+            txn.commit()?;
+            Ok(())
+        })();
+        self.slot.watch(result)
     }
 
     /// Starts the transaction that everything until [`Self::commit`] joins.
     /// A transaction left open (by a caller that panicked) is aborted first.
     pub fn begin(&mut self) -> Result<(), StoreError> {
         self.abort();
-        self.txn = Some(self.db.begin_write()?);
+        let txn = self.slot.watch(self.db().and_then(|db| Ok(db.begin_write()?)))?;
+        self.txn = Some(txn);
         Ok(())
     }
 
     /// Makes everything since [`Self::begin`] durable (fsync'd) at once.
     pub fn commit(&mut self) -> Result<(), StoreError> {
         let txn = self.txn.take().ok_or(StoreError::NoTransaction)?;
-        txn.commit()?;
-        Ok(())
+        self.slot.watch(txn.commit().map_err(StoreError::from))
     }
 
     /// Forgets everything since [`Self::begin`].
@@ -147,41 +304,61 @@ impl RedbStore {
         &mut self,
         f: impl FnOnce(&WriteTransaction, u64) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if let Some(txn) = &self.txn {
-            return f(txn, self.limit);
-        }
-        let txn = self.db.begin_write()?;
-        let value = f(&txn, self.limit)?;
-        txn.commit()?;
-        Ok(value)
+        let limit = self.limit;
+        let result = match &self.txn {
+            Some(txn) => f(txn, limit),
+            None => (|| {
+                let txn = self.db()?.begin_write()?;
+                let value = f(&txn, limit)?;
+                txn.commit()?;
+                Ok(value)
+            })(),
+        };
+        self.slot.watch(result)
+    }
+
+    /// Runs `f` on a read transaction.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = (|| {
+            let read = self.db()?.begin_read()?;
+            f(&read)
+        })();
+        self.slot.watch(result)
     }
 
     /// What the store holds now.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
-        let read = self.db.begin_read()?;
-        let spool = read.open_table(SPOOL)?;
-        let mut stats = StoreStats {
-            bytes_limit: self.limit,
-            ..StoreStats::default()
-        };
-        for entry in spool.iter()? {
-            let (_, value) = entry?;
-            let entry = SpoolEntry::decode(value.value())?;
-            match entry.item {
-                SpoolItem::Forward { .. } => stats.forwards_waiting += 1,
-                SpoolItem::Deliver { .. } => stats.deliveries_waiting += 1,
+        self.read(|read| {
+            let spool = read.open_table(SPOOL)?;
+            let mut stats = StoreStats {
+                bytes_limit: self.limit,
+                ..StoreStats::default()
+            };
+            for entry in spool.iter()? {
+                let (_, value) = entry?;
+                let entry = SpoolEntry::decode(value.value())?;
+                match entry.item {
+                    SpoolItem::Forward { .. } => stats.forwards_waiting += 1,
+                    SpoolItem::Deliver { .. } => stats.deliveries_waiting += 1,
+                }
+                if entry.attempts > 0 {
+                    stats.retrying += 1;
+                }
             }
-            if entry.attempts > 0 {
-                stats.retrying += 1;
-            }
-        }
-        let queue = read.open_table(QUEUE)?;
-        stats.next_release_ms = queue.first()?.map(|(k, _)| k.value().0);
-        stats.held_messages = read.open_table(PENDING)?.len()?;
-        stats.held_fragments = read.open_table(FRAGMENTS)?.len()?;
-        stats.replay_tags = read.open_table(TAGS)?.len()?;
-        stats.bytes_used = tables::meta_get(&read.open_table(META)?, tables::BYTES_USED)?;
-        Ok(stats)
+            let queue = read.open_table(QUEUE)?;
+            stats.next_release_ms = queue.first()?.map(|(k, _)| k.value().0);
+            stats.submitting = read.open_table(SUBMITTING)?.len()?;
+            stats.held_messages = read.open_table(PENDING)?.len()?;
+            stats.held_fragments = read.open_table(FRAGMENTS)?.len()?;
+            stats.delivered_marks = read.open_table(DELIVERED)?.len()?;
+            stats.replay_tags = read.open_table(TAGS)?.len()?;
+            stats.unknown_hops = read.open_table(UNKNOWN_HOPS)?.len()?;
+            stats.bytes_used = tables::meta_get(&read.open_table(META)?, tables::BYTES_USED)?;
+            Ok(stats)
+        })
     }
 }
 

@@ -17,6 +17,17 @@ pub(super) const FRAGMENTS: TableDefinition<(&[u8; 16], u8), &[u8]> =
     TableDefinition::new("fragments");
 /// Messages already delivered, with the time, so late fragments are dropped.
 pub(super) const DELIVERED: TableDefinition<&[u8; 16], u64> = TableDefinition::new("delivered");
+/// Items handed to the MTA right now: id -> when the attempt began. Such
+/// an item is out of [`QUEUE`], so nothing releases it again while its
+/// outcome is unknown (see `RedbStore::begin_submission`).
+pub(super) const SUBMITTING: TableDefinition<u64, u64> = TableDefinition::new("submitting");
+/// (expiry time, id): when a spooled item stops being worth sending.
+pub(super) const EXPIRY: TableDefinition<(u64, u64), ()> = TableDefinition::new("expiry");
+/// id -> expiry time, to find an item's [`EXPIRY`] row.
+pub(super) const EXPIRY_BY_ID: TableDefinition<u64, u64> = TableDefinition::new("expiry_by_id");
+/// SHA-256 of a packet whose next hop the directory did not know, with the
+/// time it was first refused (see `RedbStore::unknown_hop_since`).
+pub(super) const UNKNOWN_HOPS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("unknown_hops");
 /// Counters.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
