@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Default cap on stored packets, fragments and tags: 1 GiB.
 pub const DEFAULT_MAX_STORE_BYTES: u64 = 1 << 30;
@@ -43,6 +44,11 @@ pub struct Config {
     /// directory lists that hop) before it is dropped. Default one day.
     #[serde(default = "default_unknown_hop_retry_secs")]
     pub unknown_hop_retry_secs: u64,
+    /// FOR TESTS ONLY: seconds added to the daemon's clock (negative: taken
+    /// off), so tests can travel in time across delays, expiry and key
+    /// periods. A real node must keep this 0 and its clock right (NTP).
+    #[serde(default)]
+    pub test_clock_offset_secs: i64,
     /// Log level filter (`error`, `warn`, `info`, `debug`), or a tracing
     /// filter directive. `RUST_LOG` overrides it.
     #[serde(default = "default_log_level")]
@@ -202,6 +208,18 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// The daemon's idea of the time `t` (the wall clock): `t` moved by
+    /// [`Config::test_clock_offset_secs`].
+    pub fn clock(&self, t: SystemTime) -> SystemTime {
+        let offset = Duration::from_secs(self.test_clock_offset_secs.unsigned_abs());
+        let moved = if self.test_clock_offset_secs >= 0 {
+            t.checked_add(offset)
+        } else {
+            t.checked_sub(offset)
+        };
+        moved.unwrap_or(t)
     }
 
     /// The daemon's socket.

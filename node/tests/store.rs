@@ -250,3 +250,254 @@ fn second_open_of_the_same_store_is_refused() {
         Err(StoreError::Locked { .. })
     ));
 }
+
+fn delivery() -> SpoolItem {
+    SpoolItem::Deliver {
+        recipients: vec!["a@example.test".into()],
+        message: b"x".to_vec(),
+    }
+}
+
+#[test]
+fn item_being_submitted_is_never_due_again_and_a_crash_settles_it_at_most_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+        store.begin().unwrap();
+        let fwd = store.spool(forward(1), t(0), far()).unwrap();
+        let dlv = store.spool(delivery(), t(0), far()).unwrap();
+        store.commit().unwrap();
+        assert!(store.begin_submission(fwd, t(1)).unwrap());
+        assert!(store.begin_submission(dlv, t(1)).unwrap());
+        // The outcome is never recorded (the store failed, or the process
+        // died): nothing hands the items out again.
+        assert!(store.due(t(1_000), 10).unwrap().is_empty());
+        assert_eq!(store.stats().unwrap().submitting, 2);
+    }
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    assert!(store.due(t(1_000), 10).unwrap().is_empty(), "not after a restart either");
+    let recovered = store.recover_submissions(t(2_000)).unwrap();
+    assert_eq!(recovered.forwards_requeued, 1);
+    assert_eq!(recovered.deliveries_dropped, 1);
+    let due = store.due(t(2_000), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].1.item, forward(1), "only the forward goes out again");
+    assert_eq!(store.stats().unwrap().submitting, 0);
+    store.remove_spooled(due[0].0).unwrap();
+    assert_eq!(store.stats().unwrap().bytes_used, 0, "the delivery's bytes were refunded");
+}
+
+#[test]
+fn failed_submission_is_due_again_at_its_retry_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    store.begin().unwrap();
+    let id = store.spool(delivery(), t(0), far()).unwrap();
+    store.commit().unwrap();
+    assert!(store.begin_submission(id, t(0)).unwrap());
+    store.defer(id, t(30)).unwrap();
+    assert_eq!(store.stats().unwrap().submitting, 0);
+    assert!(store.due(t(29), 10).unwrap().is_empty());
+    assert_eq!(store.due(t(30), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn expiry_pass_removes_items_past_their_deadline_so_a_full_store_accepts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(&db(dir.path()), 6000).unwrap();
+    store.begin().unwrap();
+    // Two packets held far beyond the time their next hop accepts them.
+    store.spool(forward(1), t(1_000_000), t(100)).unwrap();
+    store.spool(forward(2), t(1_000_000), t(200)).unwrap();
+    store.commit().unwrap();
+    store.begin().unwrap();
+    assert!(matches!(
+        store.spool(forward(3), t(10), far()),
+        Err(StoreError::Full { .. })
+    ));
+    store.abort();
+    assert_eq!(store.expire_spool(t(100)).unwrap(), 0, "not before the deadline");
+    assert_eq!(store.expire_spool(t(101)).unwrap(), 1);
+    store.begin().unwrap();
+    store.spool(forward(3), t(10), far()).unwrap();
+    store.commit().unwrap();
+    let left: Vec<_> = store.spooled().unwrap().into_iter().map(|(_, e)| e.item).collect();
+    assert_eq!(left, vec![forward(2), forward(3)]);
+}
+
+#[test]
+fn item_being_submitted_is_not_expired_under_the_releaser() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    store.begin().unwrap();
+    let id = store.spool(forward(1), t(0), t(10)).unwrap();
+    store.commit().unwrap();
+    assert!(store.begin_submission(id, t(5)).unwrap());
+    assert_eq!(store.expire_spool(t(20)).unwrap(), 0);
+    store.remove_spooled(id).unwrap();
+    assert_eq!(store.stats().unwrap().bytes_used, 0);
+}
+
+#[test]
+fn delivered_marks_outlive_the_fragment_ttl_by_the_mta_queue_lifetime() {
+    use mixmailer_node::store::MTA_QUEUE_LIFETIME;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    store.add_fragment(fragment(1, 0), t(0)).unwrap();
+    store.add_fragment(fragment(1, 1), t(0)).unwrap();
+    store.take_fragments(&[1; 16], t(0)).unwrap();
+    // `expire` gets now - fragment TTL: a pass just after the TTL, and one
+    // just before the MTA's last retry of a late carrier, keep the mark.
+    store.expire(t(1)).unwrap();
+    store.expire(t(0) + MTA_QUEUE_LIFETIME).unwrap();
+    assert_eq!(
+        store.add_fragment(fragment(1, 2), t(2)).unwrap(),
+        FragmentStatus::AlreadyDelivered,
+        "a late parity fragment must not deliver the message again"
+    );
+    store.expire(t(1) + MTA_QUEUE_LIFETIME).unwrap();
+    assert_eq!(store.stats().unwrap().delivered_marks, 0);
+}
+
+#[test]
+fn unknown_next_hop_is_remembered_from_its_first_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+        assert_eq!(store.unknown_hop_since(&[5; 32], t(0)).unwrap(), t(0));
+    }
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    assert_eq!(
+        store.unknown_hop_since(&[5; 32], t(500)).unwrap(),
+        t(0),
+        "the MTA's retry after a restart still counts from the first refusal"
+    );
+    assert_eq!(store.unknown_hop_since(&[6; 32], t(600)).unwrap(), t(600));
+    assert_eq!(store.forget_unknown_hops(t(1)).unwrap(), 1);
+    assert_eq!(store.stats().unwrap().unknown_hops, 1);
+}
+
+#[test]
+fn database_is_created_private_and_an_open_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    drop(RedbStore::open(&db(dir.path()), MB).unwrap());
+    let mode = std::fs::metadata(db(dir.path())).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    std::fs::set_permissions(db(dir.path()), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = RedbStore::open(&db(dir.path()), MB).err().expect("refused");
+    assert!(matches!(err, StoreError::TooOpen { mode: 0o644, .. }), "{err}");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+}
+
+/// Whether this test runs as root (needed for mounts and chown); tests
+/// that need it say so and pass without checking anything otherwise.
+pub fn is_root() -> bool {
+    rustix_uid() == 0
+}
+
+fn rustix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of a file we just created is our effective uid.
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    probe.as_file().metadata().unwrap().uid()
+}
+
+#[test]
+fn database_owned_by_another_user_is_refused() {
+    if !is_root() {
+        eprintln!("SKIPPED database_owned_by_another_user_is_refused: needs root to chown");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(RedbStore::open(&db(dir.path()), MB).unwrap());
+    std::os::unix::fs::chown(db(dir.path()), Some(4242), None).unwrap();
+    let err = RedbStore::open(&db(dir.path()), MB).err().expect("refused");
+    assert!(matches!(err, StoreError::NotOwned { owner: 4242, uid: 0, .. }), "{err}");
+}
+
+/// A tmpfs of `size` mounted on a new directory, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs failed");
+        Tmpfs(dir)
+    }
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+    /// Writes zeros into `name` until the file system is full.
+    fn fill(&self, name: &str) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path().join(name)).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn store_reopens_itself_after_a_full_disk_once_space_is_back() {
+    if !is_root() {
+        eprintln!("SKIPPED store_reopens_itself_after_a_full_disk_once_space_is_back: needs root to mount a tmpfs");
+        return;
+    }
+    let fs = Tmpfs::mount("2m");
+    let mut store = RedbStore::open(&db(fs.path()), 100 * MB).unwrap();
+    store.begin().unwrap();
+    store.spool(forward(1), t(0), far()).unwrap();
+    store.commit().unwrap();
+    fs.fill("filler");
+    // Write until the disk refuses: redb then refuses everything
+    // (PreviousIo) until the database is opened again.
+    let mut failed = None;
+    for n in 0..200u8 {
+        store.begin().unwrap_or(());
+        let r = store
+            .spool(forward(n), t(0), far())
+            .and_then(|_| store.commit());
+        if let Err(e) = r {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = failed.expect("a full disk makes a commit fail");
+    assert!(err.needs_reopen(), "an I/O error: {err}");
+    assert!(store.is_broken());
+    std::fs::remove_file(fs.path().join("filler")).unwrap();
+    store.begin().unwrap();
+    store.spool(forward(9), t(0), far()).unwrap();
+    store.commit().unwrap();
+    assert!(!store.is_broken());
+    let items: Vec<_> = store.spooled().unwrap().into_iter().map(|(_, e)| e.item).collect();
+    assert!(items.contains(&forward(1)) && items.contains(&forward(9)), "committed items survive");
+}
+
+#[test]
+fn key_file_on_a_full_disk_is_never_left_empty() {
+    if !is_root() {
+        eprintln!("SKIPPED key_file_on_a_full_disk_is_never_left_empty: needs root to mount a tmpfs");
+        return;
+    }
+    let fs = Tmpfs::mount("1m");
+    fs.fill("filler");
+    let path = fs.path().join("node.key");
+    assert!(mixmailer_node::keyfile::write_secret(&path, &[7; 32]).is_err());
+    assert!(!path.exists(), "no key file, empty or not, after a failed write");
+    std::fs::remove_file(fs.path().join("filler")).unwrap();
+    mixmailer_node::keyfile::write_secret(&path, &[7; 32]).unwrap();
+    assert_eq!(*mixmailer_node::keyfile::read_secret(&path).unwrap(), [7; 32]);
+}

@@ -123,8 +123,10 @@ fn unknown_next_hop(shared: &Shared, state: &mut NodeState, email: &[u8], now: S
     }
 }
 
-/// Processes `email` received at `now` and commits the result.
+/// Processes `email` received at `now` (the wall clock; the test-only
+/// clock offset is applied here, for every caller) and commits the result.
 pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> Reply {
+    let now = shared.config.clock(now);
     let mut state = shared.lock();
     let valid_until = state.node.directory().params().valid_until;
     if now >= valid_until {

@@ -114,6 +114,11 @@ impl Shared {
         self.wake.notify_all();
     }
 
+    /// The daemon's clock (the wall clock, moved by the test-only offset).
+    pub(crate) fn now(&self) -> SystemTime {
+        self.config.clock(SystemTime::now())
+    }
+
     /// Asks the releaser for an expiry pass now.
     pub(crate) fn request_expiry(&self) {
         self.expire_requested.store(true, Ordering::SeqCst);
@@ -199,7 +204,13 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         })?;
     check_private(spool, "spool directory")?;
     let key = NodeSecretKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?);
-    let now = SystemTime::now();
+    let now = config.clock(SystemTime::now());
+    if config.test_clock_offset_secs != 0 {
+        tracing::warn!(
+            "the clock is moved by {} s (test_clock_offset_secs: for tests only)",
+            config.test_clock_offset_secs
+        );
+    }
     let directory = load_directory(&config, now)?;
     let directory_stamp = file_stamp(&config.directory_file);
     let mut store = open_store(&config)?;
@@ -253,7 +264,7 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
         return;
     }
     state.directory_stamp = stamp;
-    let directory = match load_directory(&shared.config, SystemTime::now()) {
+    let directory = match load_directory(&shared.config, shared.now()) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("keeping the old directory: the new one is refused: {e}");

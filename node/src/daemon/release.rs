@@ -194,7 +194,7 @@ pub(crate) fn release_loop(shared: &Shared) {
             shared.wait(MAX_SLEEP);
             continue;
         }
-        let now = SystemTime::now();
+        let now = shared.now();
         let requested = shared.expire_requested.swap(false, Ordering::SeqCst);
         if requested || last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
             expire(shared, now);
@@ -218,7 +218,7 @@ pub(crate) fn release_loop(shared: &Shared) {
             if shared.shutdown.load(Ordering::SeqCst) {
                 return;
             }
-            let now = SystemTime::now();
+            let now = shared.now();
             let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 release(shared, id, entry.clone(), now)
             }));
@@ -247,7 +247,7 @@ pub(crate) fn release_loop(shared: &Shared) {
         }
         let sleep = match shared.reader.next_due() {
             Ok(Some(t)) => t
-                .duration_since(SystemTime::now())
+                .duration_since(shared.now())
                 .unwrap_or(Duration::ZERO)
                 .min(MAX_SLEEP),
             _ => MAX_SLEEP,
