@@ -275,7 +275,10 @@ fn item_being_submitted_is_never_due_again_and_a_crash_settles_it_at_most_once()
         assert_eq!(store.stats().unwrap().submitting, 2);
     }
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
-    assert!(store.due(t(1_000), 10).unwrap().is_empty(), "not after a restart either");
+    assert!(
+        store.due(t(1_000), 10).unwrap().is_empty(),
+        "not after a restart either"
+    );
     let recovered = store.recover_submissions(t(2_000)).unwrap();
     assert_eq!(recovered.forwards_requeued, 1);
     assert_eq!(recovered.deliveries_dropped, 1);
@@ -284,7 +287,11 @@ fn item_being_submitted_is_never_due_again_and_a_crash_settles_it_at_most_once()
     assert_eq!(due[0].1.item, forward(1), "only the forward goes out again");
     assert_eq!(store.stats().unwrap().submitting, 0);
     store.remove_spooled(due[0].0).unwrap();
-    assert_eq!(store.stats().unwrap().bytes_used, 0, "the delivery's bytes were refunded");
+    assert_eq!(
+        store.stats().unwrap().bytes_used,
+        0,
+        "the delivery's bytes were refunded"
+    );
 }
 
 #[test]
@@ -316,12 +323,21 @@ fn expiry_pass_removes_items_past_their_deadline_so_a_full_store_accepts_again()
         Err(StoreError::Full { .. })
     ));
     store.abort();
-    assert_eq!(store.expire_spool(t(100)).unwrap(), 0, "not before the deadline");
+    assert_eq!(
+        store.expire_spool(t(100)).unwrap(),
+        0,
+        "not before the deadline"
+    );
     assert_eq!(store.expire_spool(t(101)).unwrap(), 1);
     store.begin().unwrap();
     store.spool(forward(3), t(10), far()).unwrap();
     store.commit().unwrap();
-    let left: Vec<_> = store.spooled().unwrap().into_iter().map(|(_, e)| e.item).collect();
+    let left: Vec<_> = store
+        .spooled()
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.item)
+        .collect();
     assert_eq!(left, vec![forward(2), forward(3)]);
 }
 
@@ -382,11 +398,18 @@ fn database_is_created_private_and_an_open_one_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     drop(RedbStore::open(&db(dir.path()), MB).unwrap());
-    let mode = std::fs::metadata(db(dir.path())).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(db(dir.path()))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     std::fs::set_permissions(db(dir.path()), std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = RedbStore::open(&db(dir.path()), MB).err().expect("refused");
-    assert!(matches!(err, StoreError::TooOpen { mode: 0o644, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::TooOpen { mode: 0o644, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("chmod 600"), "{err}");
 }
 
@@ -413,7 +436,17 @@ fn database_owned_by_another_user_is_refused() {
     drop(RedbStore::open(&db(dir.path()), MB).unwrap());
     std::os::unix::fs::chown(db(dir.path()), Some(4242), None).unwrap();
     let err = RedbStore::open(&db(dir.path()), MB).err().expect("refused");
-    assert!(matches!(err, StoreError::NotOwned { owner: 4242, uid: 0, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotOwned {
+                owner: 4242,
+                uid: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// A tmpfs of `size` mounted on a new directory, unmounted on drop.
@@ -423,7 +456,13 @@ impl Tmpfs {
     fn mount(size: &str) -> Tmpfs {
         let dir = tempfile::tempdir().unwrap();
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .status()
             .unwrap();
@@ -482,22 +521,38 @@ fn store_reopens_itself_after_a_full_disk_once_space_is_back() {
     store.spool(forward(9), t(0), far()).unwrap();
     store.commit().unwrap();
     assert!(!store.is_broken());
-    let items: Vec<_> = store.spooled().unwrap().into_iter().map(|(_, e)| e.item).collect();
-    assert!(items.contains(&forward(1)) && items.contains(&forward(9)), "committed items survive");
+    let items: Vec<_> = store
+        .spooled()
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.item)
+        .collect();
+    assert!(
+        items.contains(&forward(1)) && items.contains(&forward(9)),
+        "committed items survive"
+    );
 }
 
 #[test]
 fn key_file_on_a_full_disk_is_never_left_empty() {
     if !is_root() {
-        eprintln!("SKIPPED key_file_on_a_full_disk_is_never_left_empty: needs root to mount a tmpfs");
+        eprintln!(
+            "SKIPPED key_file_on_a_full_disk_is_never_left_empty: needs root to mount a tmpfs"
+        );
         return;
     }
     let fs = Tmpfs::mount("1m");
     fs.fill("filler");
     let path = fs.path().join("node.key");
     assert!(mixmailer_node::keyfile::write_secret(&path, &[7; 32]).is_err());
-    assert!(!path.exists(), "no key file, empty or not, after a failed write");
+    assert!(
+        !path.exists(),
+        "no key file, empty or not, after a failed write"
+    );
     std::fs::remove_file(fs.path().join("filler")).unwrap();
     mixmailer_node::keyfile::write_secret(&path, &[7; 32]).unwrap();
-    assert_eq!(*mixmailer_node::keyfile::read_secret(&path).unwrap(), [7; 32]);
+    assert_eq!(
+        *mixmailer_node::keyfile::read_secret(&path).unwrap(),
+        [7; 32]
+    );
 }

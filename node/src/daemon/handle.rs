@@ -107,7 +107,12 @@ fn packet_hash(email: &[u8], payload_size: usize) -> [u8; 32] {
 /// for a node of a newer directory that this node has not loaded yet: the
 /// MTA is asked to retry for `grace` from the first refusal (tracked
 /// durably by the packet's hash), and after that it is dropped.
-fn unknown_next_hop(shared: &Shared, state: &mut NodeState, email: &[u8], now: SystemTime) -> Reply {
+fn unknown_next_hop(
+    shared: &Shared,
+    state: &mut NodeState,
+    email: &[u8],
+    now: SystemTime,
+) -> Reply {
     let hash = packet_hash(email, state.node.directory().params().payload_size);
     let grace = Duration::from_secs(shared.config.unknown_hop_retry_secs);
     match state.node.store_mut().unknown_hop_since(&hash, now) {
@@ -117,7 +122,10 @@ fn unknown_next_hop(shared: &Shared, state: &mut NodeState, email: &[u8], now: S
             Reply::TempFail("the next hop is not in this node's directory (yet)".into())
         }
         Ok(_) => {
-            tracing::info!("dropped a carrier: its next hop has not been in this node's directory for {} s", grace.as_secs());
+            tracing::info!(
+                "dropped a carrier: its next hop has not been in this node's directory for {} s",
+                grace.as_secs()
+            );
             Reply::Dropped("the packet's next hop is not a node of the directory".into())
         }
     }
@@ -244,5 +252,22 @@ mod tests {
             address: "carol@example.test".into(),
         });
         assert!(!loggable(&e).contains("carol@"));
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::forward_deadline;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn a_forward_is_worth_sending_until_its_period_plus_two_starts() {
+        let t = Duration::from_secs(3600);
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        // Received at the start and at the end of period 10: either way its
+        // next hop accepts period 10 until period 12 begins.
+        assert_eq!(forward_deadline(at(36_000), t), at(43_200));
+        assert_eq!(forward_deadline(at(39_599), t), at(43_200));
+        assert!(forward_deadline(SystemTime::now(), t) > SystemTime::now() + t);
     }
 }

@@ -67,7 +67,9 @@ fn settle_pending(shared: &Shared) -> bool {
             continue;
         }
         match settle(shared, id, outcome) {
-            Ok(()) => tracing::info!("recorded the outcome of an earlier submission now that the store works again"),
+            Ok(()) => tracing::info!(
+                "recorded the outcome of an earlier submission now that the store works again"
+            ),
             Err(_) => left.push((id, outcome)),
         }
     }

@@ -275,7 +275,9 @@ impl RedbStore {
     /// A transaction left open (by a caller that panicked) is aborted first.
     pub fn begin(&mut self) -> Result<(), StoreError> {
         self.abort();
-        let txn = self.slot.watch(self.db().and_then(|db| Ok(db.begin_write()?)))?;
+        let txn = self
+            .slot
+            .watch(self.db().and_then(|db| Ok(db.begin_write()?)))?;
         self.txn = Some(txn);
         Ok(())
     }

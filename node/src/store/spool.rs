@@ -288,7 +288,8 @@ impl RedbStore {
                         again.next_attempt_ms = to_millis(now);
                         txn.open_table(SPOOL)?
                             .insert(id, again.encode()?.as_slice())?;
-                        txn.open_table(QUEUE)?.insert((again.next_attempt_ms, id), ())?;
+                        txn.open_table(QUEUE)?
+                            .insert((again.next_attempt_ms, id), ())?;
                         txn.open_table(SUBMITTING)?.remove(id)?;
                         recovered.forwards_requeued += 1;
                     }

@@ -27,7 +27,8 @@ pub(super) const EXPIRY: TableDefinition<(u64, u64), ()> = TableDefinition::new(
 pub(super) const EXPIRY_BY_ID: TableDefinition<u64, u64> = TableDefinition::new("expiry_by_id");
 /// SHA-256 of a packet whose next hop the directory did not know, with the
 /// time it was first refused (see `RedbStore::unknown_hop_since`).
-pub(super) const UNKNOWN_HOPS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("unknown_hops");
+pub(super) const UNKNOWN_HOPS: TableDefinition<&[u8; 32], u64> =
+    TableDefinition::new("unknown_hops");
 /// Counters.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

@@ -1,0 +1,621 @@
+//! The daemon against an unlucky operator and a hostile sender (issue 10):
+//! a full disk, a crash in the middle of a submission, a next hop from a
+//! newer directory, a spool others can read, a store at its cap. Each test
+//! runs real `mixmailer-node run` processes; "sendmail" is a shell script
+//! that records what it was given. Tests that mount a tmpfs or chown need
+//! root and say SKIPPED (passing without checking) otherwise.
+
+use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
+use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+use mixmailer::wrap::{mix_wrap_with, WrapOptions};
+use mixmailer_node::keyfile::{encode_public, write_secret};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mixmailer-node");
+
+fn is_root() -> bool {
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    probe.as_file().metadata().unwrap().uid() == 0
+}
+
+macro_rules! needs_root {
+    ($name:literal) => {
+        if !is_root() {
+            eprintln!(concat!("SKIPPED ", $name, ": needs root (mount, chown)"));
+            return;
+        }
+    };
+}
+
+/// A tmpfs of `size` mounted on a new directory (mode 0700), unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs failed");
+        Tmpfs(dir)
+    }
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// The nodes of a test network: node1 (layer 1) and node2 (layer 2) for
+/// two-hop routes, or node1 alone as the exit of one-hop routes.
+struct Net {
+    dir: tempfile::TempDir,
+    auth: AuthoritySigningKey,
+    keys: Vec<NodeSecretKey>,
+    rng: ChaCha20Rng,
+    daemon: Option<Child>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Some(child) = self.daemon.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Net {
+    fn new(seed: u8) -> Net {
+        let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+        let auth = AuthoritySigningKey::generate(&mut rng);
+        let keys = (0..3).map(|_| NodeSecretKey::generate(&mut rng)).collect();
+        let net = Net {
+            dir: tempfile::tempdir().unwrap(),
+            auth,
+            keys,
+            rng,
+            daemon: None,
+        };
+        write_secret(&net.path("node1.key"), &net.keys[0].to_bytes()).unwrap();
+        net
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Signs a directory of `hops` layers, valid from an hour ago for 30
+    /// days. Layer 2 is node2 (`keys[1]`), or with `other_exit` a node the
+    /// sender's directory does not have (`keys[2]`).
+    fn sign(&self, name: &str, hops: u8, mean_delay: u64, other_exit: bool) {
+        let mut nodes = vec![NodeEntry::new(
+            "node1",
+            1,
+            "mix@node1.test",
+            self.keys[0].public_key(),
+        )];
+        if hops == 2 {
+            let (nick, addr, key) = if other_exit {
+                ("node3", "mix@node3.test", &self.keys[2])
+            } else {
+                ("node2", "mix@node2.test", &self.keys[1])
+            };
+            nodes.push(NodeEntry::new(nick, 2, addr, key.public_key()));
+        }
+        let start = SystemTime::now() - Duration::from_secs(3600);
+        let secs = start
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let params = DirectoryParams {
+            network: "test".into(),
+            valid_after: start,
+            valid_until: start + Duration::from_secs(30 * 86_400),
+            hops,
+            payload_size: 2048,
+            mean_delay: Duration::from_secs(mean_delay),
+        };
+        let text = Directory::sign(&params, &nodes, &[&self.auth]).unwrap();
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// Writes node1's config: its directory, spool and sendmail, plus `extra` lines.
+    fn configure(&self, directory: &str, spool: &Path, extra: &str) {
+        let config = format!(
+            "address = \"mix@node1.test\"\n\
+             key_file = \"{d}/node1.key\"\n\
+             directory_file = \"{d}/{directory}\"\n\
+             trusted_authorities = [\"{a}\"]\n\
+             spool_dir = \"{s}\"\n{extra}\n\
+             [outgoing]\nsendmail = \"{d}/sendmail\"\n",
+            d = self.dir.path().display(),
+            a = encode_public(&self.auth.public_key()),
+            s = spool.display(),
+        );
+        std::fs::write(self.path("node1.toml"), config).unwrap();
+    }
+
+    /// Installs the sendmail stand-in: `body` runs after the envelope
+    /// recipients were appended to `sent` (one line per call).
+    fn sendmail(&self, body: &str) {
+        let script = format!(
+            "#!/bin/sh\nshift 4\ncat > /dev/null\necho \"$*\" >> {d}/sent\n{body}\nexit 0\n",
+            d = self.dir.path().display()
+        );
+        std::fs::write(self.path("sendmail"), script).unwrap();
+        std::fs::set_permissions(
+            self.path("sendmail"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+
+    fn sent(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("sent"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("node1.log")).unwrap_or_default()
+    }
+
+    /// Starts the daemon; the error output of a daemon that exits at once.
+    fn try_start(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("node1.log"))
+            .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(self.path("node1.toml"))
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Err(format!("exited with {status}: {}", self.log()));
+            }
+            if self.status().contains("daemon running") {
+                self.daemon = Some(child);
+                return Ok(());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn start(&mut self) {
+        self.try_start().unwrap();
+    }
+
+    fn kill9(&mut self) {
+        let mut child = self.daemon.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn hup(&self) {
+        let pid = self.daemon.as_ref().unwrap().id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn status(&self) -> String {
+        let out = Command::new(BIN)
+            .args(["status", "--config"])
+            .arg(self.path("node1.toml"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn field(&self, name: &str) -> String {
+        self.status()
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim_start_matches(':').trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The carrier emails of a message to `rcpt` over `route`, as the
+    /// sender's directory `directory` describes the network.
+    fn carriers(&mut self, directory: &str, route: &[&str], rcpt: &str) -> Vec<Vec<u8>> {
+        let text = std::fs::read(self.path(directory)).unwrap();
+        let dir = Directory::parse(&text, &[self.auth.public_key()], 1, SystemTime::now()).unwrap();
+        let route = dir.route(route).unwrap();
+        let message =
+            format!("From: alice@example.test\r\nTo: {rcpt}\r\nSubject: t\r\n\r\nHello.\r\n");
+        mix_wrap_with(
+            message.as_bytes(),
+            &route,
+            &WrapOptions::default(),
+            &mut self.rng,
+        )
+        .unwrap()
+        .iter()
+        .map(|o| o.to_email("alice@example.test"))
+        .collect()
+    }
+
+    fn receive(&self, email: &[u8]) -> Output {
+        let mut child = Command::new(BIN)
+            .args(["receive", "--config"])
+            .arg(self.path("node1.toml"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(email).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count(lines: &[String], rcpt: &str) -> usize {
+    lines.iter().filter(|l| l.as_str() == rcpt).count()
+}
+
+/// Longer than the releaser's longest sleep (5 s): it has looked again.
+const RELEASER_ROUND: Duration = Duration::from_secs(7);
+
+#[test]
+fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
+    needs_root!("full_disk_submits_each_message_at_most_once_and_the_node_recovers");
+    // Declared first so it is unmounted after the daemon is gone.
+    let spool = Tmpfs::mount("2m");
+    let mut net = Net::new(1);
+    net.sign("directory.txt", 1, 0, false);
+    net.configure("directory.txt", spool.path(), "");
+    // The first submission fills the spool's disk: the MTA took the mail,
+    // and now the store cannot record that it did.
+    net.sendmail(&format!(
+        "if [ ! -e {d}/filled ]; then touch {d}/filled; \
+         dd if=/dev/zero of={s}/filler bs=65536 2>/dev/null; fi",
+        d = net.dir.path().display(),
+        s = spool.path().display()
+    ));
+    net.start();
+
+    let first = net.carriers("directory.txt", &["node1"], "bob1@example.test");
+    assert!(net.receive(&first[0]).status.success());
+    wait_until(
+        "the first delivery",
+        || !net.sent().is_empty(),
+        || net.log(),
+    );
+    std::thread::sleep(RELEASER_ROUND);
+    assert_eq!(
+        net.sent(),
+        vec!["bob1@example.test".to_owned()],
+        "{}",
+        net.log()
+    );
+    assert!(
+        net.log().contains("cannot record the outcome"),
+        "{}",
+        net.log()
+    );
+
+    // While the disk is full, new carriers stay with the MTA.
+    let second = net.carriers("directory.txt", &["node1"], "bob2@example.test");
+    assert_eq!(
+        net.receive(&second[0]).status.code(),
+        Some(75),
+        "{}",
+        net.log()
+    );
+
+    std::fs::remove_file(spool.path().join("filler")).unwrap();
+    wait_until(
+        "the store to record the first delivery",
+        || {
+            net.log()
+                .contains("recorded the outcome of an earlier submission")
+        },
+        || net.log(),
+    );
+    // The MTA retries the second carrier: accepted and delivered, once.
+    assert!(net.receive(&second[0]).status.success(), "{}", net.log());
+    wait_until(
+        "the second delivery",
+        || net.sent().len() >= 2,
+        || net.log(),
+    );
+    std::thread::sleep(RELEASER_ROUND);
+    let sent = net.sent();
+    assert_eq!(count(&sent, "bob1@example.test"), 1, "{sent:?}");
+    assert_eq!(count(&sent, "bob2@example.test"), 1, "{sent:?}");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(net.field("deliveries waiting"), "0");
+    assert!(
+        net.log().contains("reopened the spool database"),
+        "{}",
+        net.log()
+    );
+}
+
+#[test]
+fn kill_9_during_a_submission_never_delivers_twice() {
+    let mut net = Net::new(2);
+    net.sign("directory.txt", 1, 0, false);
+    let spool = net.path("spool");
+    net.configure("directory.txt", &spool, "");
+    // The first submission hangs after the MTA got the mail: the daemon
+    // is killed before it can record the outcome.
+    net.sendmail(&format!(
+        "if [ ! -e {d}/hung ]; then touch {d}/hung; echo $$ > {d}/sendmail.pid; sleep 60; fi",
+        d = net.dir.path().display()
+    ));
+    net.start();
+    let first = net.carriers("directory.txt", &["node1"], "bob1@example.test");
+    assert!(net.receive(&first[0]).status.success());
+    wait_until(
+        "the hanging submission",
+        || net.path("sendmail.pid").exists() && !net.sent().is_empty(),
+        || net.log(),
+    );
+    net.kill9();
+    let pid = std::fs::read_to_string(net.path("sendmail.pid")).unwrap();
+    let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+
+    net.start();
+    wait_until(
+        "the restarted node to settle the interrupted delivery",
+        || net.log().contains("not sending them again"),
+        || net.log(),
+    );
+    std::thread::sleep(RELEASER_ROUND);
+    assert_eq!(net.sent(), vec!["bob1@example.test".to_owned()]);
+    assert_eq!(net.field("deliveries waiting"), "0");
+    // It keeps working.
+    let second = net.carriers("directory.txt", &["node1"], "bob2@example.test");
+    assert!(net.receive(&second[0]).status.success());
+    wait_until(
+        "the second delivery",
+        || net.sent().len() == 2,
+        || net.log(),
+    );
+}
+
+#[test]
+fn unknown_next_hop_is_retried_for_a_while_then_dropped() {
+    let mut net = Net::new(3);
+    // The sender knows node2; node1's directory has another layer-2 node.
+    net.sign("sender.txt", 2, 0, false);
+    net.sign("old.txt", 2, 0, true);
+    let spool = net.path("spool");
+    net.configure("old.txt", &spool, "unknown_hop_retry_secs = 4");
+    net.sendmail("");
+    net.start();
+    let carrier = net.carriers("sender.txt", &["node1", "node2"], "bob@example.test");
+    let first = Instant::now();
+    assert_eq!(
+        net.receive(&carrier[0]).status.code(),
+        Some(75),
+        "{}",
+        net.log()
+    );
+    assert!(
+        net.log().contains("not in this node's directory"),
+        "{}",
+        net.log()
+    );
+    // The window counts from the first refusal, across a restart.
+    net.kill9();
+    net.start();
+    assert_eq!(
+        net.receive(&carrier[0]).status.code(),
+        Some(75),
+        "{}",
+        net.log()
+    );
+    std::thread::sleep(
+        (first + Duration::from_millis(4500)).saturating_duration_since(Instant::now()),
+    );
+    let late = net.receive(&carrier[0]);
+    assert_eq!(
+        late.status.code(),
+        Some(0),
+        "dropped for good: {}",
+        net.log()
+    );
+    assert!(
+        net.log()
+            .contains("dropped a carrier: its next hop has not been in this node's directory"),
+        "{}",
+        net.log()
+    );
+    assert!(net.sent().is_empty());
+
+    // Another packet, and the newer directory arrives within the window.
+    let carrier = net.carriers("sender.txt", &["node1", "node2"], "carol@example.test");
+    assert_eq!(net.receive(&carrier[0]).status.code(), Some(75));
+    std::fs::copy(net.path("sender.txt"), net.path("old.txt")).unwrap();
+    net.hup();
+    wait_until(
+        "the new directory",
+        || net.log().contains("loaded a new directory"),
+        || net.log(),
+    );
+    assert!(net.receive(&carrier[0]).status.success(), "{}", net.log());
+    wait_until(
+        "the forward to node2",
+        || net.sent() == vec!["mix@node2.test".to_owned()],
+        || net.log(),
+    );
+}
+
+#[test]
+fn spool_is_created_private() {
+    let mut net = Net::new(4);
+    net.sign("directory.txt", 1, 0, false);
+    let spool = net.path("spool");
+    net.configure("directory.txt", &spool, "");
+    net.sendmail("");
+    net.start();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&spool), 0o700);
+    assert_eq!(mode(&spool.join("spool.redb")), 0o600);
+}
+
+#[test]
+fn readable_spool_directory_is_refused_at_start() {
+    let mut net = Net::new(5);
+    net.sign("directory.txt", 1, 0, false);
+    let spool = net.path("spool");
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    net.configure("directory.txt", &spool, "");
+    net.sendmail("");
+    let err = net.try_start().unwrap_err();
+    assert!(
+        err.contains("spool directory") && err.contains("mode 755") && err.contains("chmod 700"),
+        "{err}"
+    );
+}
+
+#[test]
+fn readable_spool_database_is_refused_at_start() {
+    let mut net = Net::new(6);
+    net.sign("directory.txt", 1, 0, false);
+    let spool = net.path("spool");
+    net.configure("directory.txt", &spool, "");
+    net.sendmail("");
+    net.start();
+    net.kill9();
+    std::fs::set_permissions(
+        spool.join("spool.redb"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let err = net.try_start().unwrap_err();
+    assert!(
+        err.contains("spool database") && err.contains("mode 640") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn spool_of_another_user_is_refused_at_start() {
+    needs_root!("spool_of_another_user_is_refused_at_start");
+    let mut net = Net::new(7);
+    net.sign("directory.txt", 1, 0, false);
+    let spool = net.path("spool");
+    std::fs::create_dir(&spool).unwrap();
+    std::os::unix::fs::chown(&spool, Some(4242), None).unwrap();
+    net.configure("directory.txt", &spool, "");
+    net.sendmail("");
+    let err = net.try_start().unwrap_err();
+    assert!(err.contains("belongs to uid 4242"), "{err}");
+}
+
+#[test]
+fn keygen_never_overwrites_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("node.key");
+    let keygen = || {
+        Command::new(BIN)
+            .args(["keygen", "node", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    assert!(keygen().status.success());
+    let before = std::fs::read(&out).unwrap();
+    let again = keygen();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn full_store_accepts_again_after_an_expiry_pass() {
+    let mut net = Net::new(8);
+    // Hour-long delays keep the packets in node1's spool.
+    net.sign("sender.txt", 2, 3600, false);
+    net.sign("directory.txt", 2, 0, false);
+    let spool = net.path("spool");
+    // Room for two packets (about 2.5 kB each) and their tags.
+    net.configure("directory.txt", &spool, "max_store_bytes = 6000");
+    net.sendmail("");
+    net.start();
+    for rcpt in ["a@example.test", "b@example.test"] {
+        let c = net.carriers("sender.txt", &["node1", "node2"], rcpt);
+        assert!(net.receive(&c[0]).status.success(), "{}", net.log());
+    }
+    let third = net.carriers("sender.txt", &["node1", "node2"], "c@example.test");
+    assert_eq!(
+        net.receive(&third[0]).status.code(),
+        Some(75),
+        "the cap is reached"
+    );
+
+    // Three weeks later no next hop accepts those packets any more (their
+    // key period is over): the expiry pass removes them.
+    net.kill9();
+    net.configure(
+        "directory.txt",
+        &spool,
+        "max_store_bytes = 6000\ntest_clock_offset_secs = 1814400",
+    );
+    net.start();
+    wait_until(
+        "the expiry pass",
+        || {
+            net.log()
+                .contains("dropped 2 spooled items past their deadline")
+        },
+        || net.log(),
+    );
+    assert!(net.receive(&third[0]).status.success(), "{}", net.log());
+    assert_eq!(net.field("packets waiting"), "1");
+    assert!(net.sent().is_empty(), "expired packets are never sent");
+}
