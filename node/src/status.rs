@@ -70,17 +70,23 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
          packets waiting:     {}\n\
          deliveries waiting:  {}\n\
          retrying:            {}\n\
+         submitting:          {}\n\
          next release:        {next}\n\
          held messages:       {}\n\
          held fragments:      {}\n\
+         delivered marks:     {}\n\
          replay tags:         {}\n\
+         unknown next hops:   {}\n\
          store use:           {} of {} bytes\n",
         stats.forwards_waiting,
         stats.deliveries_waiting,
         stats.retrying,
+        stats.submitting,
         stats.held_messages,
         stats.held_fragments,
+        stats.delivered_marks,
         stats.replay_tags,
+        stats.unknown_hops,
         stats.bytes_used,
         stats.bytes_limit,
     )

@@ -155,7 +155,8 @@ pub fn from_millis(ms: u64) -> SystemTime {
 /// Refuses a file or directory that is not private to this process's user:
 /// the spool holds packets, fragments and recipients.
 pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| StoreError::Open {
+    // Follows symlinks: what matters is the directory or file used.
+    let meta = std::fs::metadata(path).map_err(|e| StoreError::Open {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
@@ -242,13 +243,6 @@ impl RedbStore {
     /// Whether an I/O error was seen and the database is not reopened yet.
     pub fn is_broken(&self) -> bool {
         self.slot.broken.load(Ordering::SeqCst)
-    }
-
-    /// Reopens the database now if an I/O error broke it (the daemon calls
-    /// this while idle so `status` and the next carrier find it working).
-    pub fn recover(&mut self) -> Result<(), StoreError> {
-        self.abort();
-        self.db().map(drop)
     }
 
     fn create_tables(&self) -> Result<(), StoreError> {
