@@ -33,6 +33,14 @@ pub enum KeyFileError {
         /// What was found instead.
         found: String,
     },
+    /// Others can enter the key directory.
+    #[error("{path}: mode {mode:o} lets other users into the key directory; run chmod 700 on it")]
+    DirTooOpen {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Others can read or write the secret key file.
     #[error(
         "{path}: mode {mode:o} lets other users read or change the secret key; run chmod 600 on it"
@@ -147,6 +155,133 @@ pub fn encode_public(key: &[u8; 32]) -> String {
     STANDARD.encode(key)
 }
 
+/// The node's X25519 key of each key period (SPEC 2), one file
+/// `period-<P>.key` per period in a private directory (mode 0700), each
+/// written like any key file (0600, atomically, fsync'd). The daemon makes
+/// keys ahead of time ([`Self::ensure`]) and deletes a period's key at the
+/// start of period P + 2 ([`Self::delete_before`]); both are idempotent, so
+/// repeating them after a crash completes whatever the crash interrupted.
+pub struct PeriodKeyDir {
+    path: PathBuf,
+}
+
+const PERIOD_PREFIX: &str = "period-";
+const PERIOD_SUFFIX: &str = ".key";
+
+impl PeriodKeyDir {
+    /// Opens the key directory, creating it (mode 0700) if missing.
+    /// Refuses one that group or others may enter.
+    pub fn open(path: &Path) -> Result<PeriodKeyDir, KeyFileError> {
+        if !path.exists() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(io(path))?;
+        }
+        let mode = std::fs::metadata(path)
+            .map_err(io(path))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::DirTooOpen {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+        Ok(PeriodKeyDir {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file of `period`'s key.
+    pub fn file(&self, period: u64) -> PathBuf {
+        self.path
+            .join(format!("{PERIOD_PREFIX}{period}{PERIOD_SUFFIX}"))
+    }
+
+    /// The periods that have a key file, in increasing order. Other files
+    /// (an interrupted write's temporary file) are ignored.
+    pub fn periods(&self) -> Result<Vec<u64>, KeyFileError> {
+        let mut periods = Vec::new();
+        for entry in std::fs::read_dir(&self.path).map_err(io(&self.path))? {
+            let name = entry.map_err(io(&self.path))?.file_name();
+            let period = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(PERIOD_PREFIX))
+                .and_then(|n| n.strip_suffix(PERIOD_SUFFIX))
+                .and_then(|n| n.parse::<u64>().ok());
+            periods.extend(period);
+        }
+        periods.sort_unstable();
+        Ok(periods)
+    }
+
+    /// The secret key of `period`.
+    pub fn read(&self, period: u64) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+        read_secret(&self.file(period))
+    }
+
+    /// Makes a key for every period of `periods` that has none; returns the
+    /// periods it made keys for. `generate` gives a new secret key. A key
+    /// another process wrote meanwhile is kept (never overwritten).
+    pub fn ensure(
+        &self,
+        periods: std::ops::RangeInclusive<u64>,
+        mut generate: impl FnMut() -> Zeroizing<[u8; 32]>,
+    ) -> Result<Vec<u64>, KeyFileError> {
+        let mut made = Vec::new();
+        for period in periods {
+            let file = self.file(period);
+            if file.exists() {
+                continue;
+            }
+            match write_secret(&file, &generate()) {
+                Ok(()) => made.push(period),
+                Err(KeyFileError::Exists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(made)
+    }
+
+    /// Deletes the key files of every period before `period`; returns the
+    /// periods deleted. Each file is overwritten with zeros and fsync'd
+    /// before it is unlinked (this helps on file systems that rewrite in
+    /// place; a copy-on-write file system or an SSD may keep old blocks, so
+    /// put the key directory on an encrypted or tmpfs-backed volume if that
+    /// matters), and the directory is fsync'd at the end.
+    pub fn delete_before(&self, period: u64) -> Result<Vec<u64>, KeyFileError> {
+        let mut deleted = Vec::new();
+        for old in self.periods()?.into_iter().filter(|p| *p < period) {
+            let file = self.file(old);
+            let len = std::fs::metadata(&file).map_err(io(&file))?.len();
+            let wipe = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .and_then(|mut f| {
+                    f.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])?;
+                    f.sync_all()
+                });
+            wipe.map_err(io(&file))?;
+            std::fs::remove_file(&file).map_err(io(&file))?;
+            deleted.push(old);
+        }
+        if !deleted.is_empty() {
+            std::fs::File::open(&self.path)
+                .and_then(|dir| dir.sync_all())
+                .map_err(io(&self.path))?;
+        }
+        Ok(deleted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +326,47 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 2, "no temporary file left behind: {names:?}");
         assert_eq!(*read_secret(&path).unwrap(), [1u8; 32]);
+    }
+
+    #[test]
+    fn period_keys_are_made_ahead_kept_and_deleted_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = PeriodKeyDir::open(&dir.path().join("keys")).unwrap();
+        let mode = std::fs::metadata(keys.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let mut n = 0u8;
+        let mut fresh = || {
+            n += 1;
+            Zeroizing::new([n; 32])
+        };
+        assert_eq!(keys.ensure(10..=12, &mut fresh).unwrap(), vec![10, 11, 12]);
+        assert_eq!(keys.ensure(11..=13, &mut fresh).unwrap(), vec![13]);
+        assert_eq!(*keys.read(11).unwrap(), [2; 32], "an existing key is kept");
+        let file_mode = std::fs::metadata(keys.file(13))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(file_mode, 0o600);
+        // An interrupted write's temporary file is not a period.
+        std::fs::write(keys.path().join(".period-14.key.x.tmp"), "").unwrap();
+        assert_eq!(keys.periods().unwrap(), vec![10, 11, 12, 13]);
+        assert_eq!(keys.delete_before(12).unwrap(), vec![10, 11]);
+        assert_eq!(keys.delete_before(12).unwrap(), Vec::<u64>::new());
+        assert_eq!(keys.periods().unwrap(), vec![12, 13]);
+        assert!(!keys.file(10).exists());
+    }
+
+    #[test]
+    fn open_key_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(
+            PeriodKeyDir::open(&path),
+            Err(KeyFileError::DirTooOpen { mode: 0o755, .. })
+        ));
     }
 
     #[test]

@@ -556,3 +556,43 @@ fn key_file_on_a_full_disk_is_never_left_empty() {
         [7; 32]
     );
 }
+
+#[test]
+fn replay_tags_of_a_period_go_with_its_key_and_only_two_periods_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    // 10 000 packets over four periods; at the start of each period P the
+    // tags of P - 2 are deleted, as the daemon does with the key.
+    // One transaction per 100 packets: the daemon commits each carrier on
+    // its own, but 10 000 fsyncs would make this test slow.
+    let mut most = 0;
+    for n in 0..10_000u32 {
+        let period = 100 + u64::from(n / 2_500);
+        if n % 100 == 0 {
+            store.begin().unwrap();
+        }
+        if n % 2_500 == 0 {
+            store.forget_tags_before(period - 1).unwrap();
+        }
+        let mut tag = [0u8; 32];
+        tag[..4].copy_from_slice(&n.to_be_bytes());
+        assert!(store.remember_period_tag(period, &tag).unwrap());
+        assert!(
+            !store.remember_period_tag(period, &tag).unwrap(),
+            "a replay in the same period"
+        );
+        if n % 100 == 99 {
+            store.commit().unwrap();
+            most = most.max(store.stats().unwrap().replay_tags);
+        }
+    }
+    assert_eq!(most, 5_000, "never more than two periods of tags");
+    assert_eq!(store.forget_tags_before(103).unwrap(), 2_500);
+    assert_eq!(store.stats().unwrap().replay_tags, 2_500);
+    let mut tag = [0u8; 32];
+    tag[..4].copy_from_slice(&9_999u32.to_be_bytes());
+    assert!(
+        !store.remember_period_tag(103, &tag).unwrap(),
+        "the current period's tags stay"
+    );
+}

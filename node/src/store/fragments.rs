@@ -1,7 +1,7 @@
 //! [`NodeStore`] on redb: replay tags and the exit's fragments, written in
 //! the store's open transaction so they commit together with the spool.
 
-use super::tables::{DELIVERED, FRAGMENTS, PENDING, TAGS};
+use super::tables::{DELIVERED, FRAGMENTS, PENDING, PERIOD_TAGS, TAGS};
 use super::{
     charge, refund, to_millis, RedbStore, StoreError, MTA_QUEUE_LIFETIME, RECORD_OVERHEAD, TAG_COST,
 };
@@ -106,6 +106,41 @@ fn remove_message(
     }
     refund(txn, cost)?;
     Ok(Some((info, shards)))
+}
+
+impl RedbStore {
+    /// Records the replay tag `tag` of a packet of key period `period`;
+    /// false if it was there already (a replay).
+    pub fn remember_period_tag(&mut self, period: u64, tag: &[u8; 32]) -> Result<bool, StoreError> {
+        self.in_txn(|txn, limit| {
+            let mut tags = txn.open_table(PERIOD_TAGS)?;
+            if tags.get((period, tag))?.is_some() {
+                return Ok(false);
+            }
+            charge(txn, limit, TAG_COST)?;
+            tags.insert((period, tag), ())?;
+            Ok(true)
+        })
+    }
+
+    /// Deletes the replay tags of every period before `period` (their key
+    /// is gone, so no packet of theirs can be opened any more); returns how
+    /// many went.
+    pub fn forget_tags_before(&mut self, period: u64) -> Result<u64, StoreError> {
+        self.in_txn(|txn, _| {
+            let mut tags = txn.open_table(PERIOD_TAGS)?;
+            let mut gone = 0u64;
+            for row in
+                tags.extract_from_if((0u64, &[0u8; 32])..(period, &[0u8; 32]), |_, _| true)?
+            {
+                row?;
+                gone += 1;
+            }
+            drop(tags);
+            refund(txn, gone * TAG_COST)?;
+            Ok(gone)
+        })
+    }
 }
 
 impl NodeStore for RedbStore {

@@ -251,6 +251,7 @@ impl RedbStore {
             txn.open_table(SPOOL)?;
             txn.open_table(QUEUE)?;
             txn.open_table(TAGS)?;
+            txn.open_table(tables::PERIOD_TAGS)?;
             txn.open_table(PENDING)?;
             txn.open_table(FRAGMENTS)?;
             txn.open_table(DELIVERED)?;
@@ -350,7 +351,8 @@ impl RedbStore {
             stats.held_messages = read.open_table(PENDING)?.len()?;
             stats.held_fragments = read.open_table(FRAGMENTS)?.len()?;
             stats.delivered_marks = read.open_table(DELIVERED)?.len()?;
-            stats.replay_tags = read.open_table(TAGS)?.len()?;
+            stats.replay_tags =
+                read.open_table(TAGS)?.len()? + read.open_table(tables::PERIOD_TAGS)?.len()?;
             stats.unknown_hops = read.open_table(UNKNOWN_HOPS)?.len()?;
             stats.bytes_used = tables::meta_get(&read.open_table(META)?, tables::BYTES_USED)?;
             Ok(stats)

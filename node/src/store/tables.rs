@@ -10,6 +10,10 @@ pub(super) const SPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("spoo
 pub(super) const QUEUE: TableDefinition<(u64, u64), ()> = TableDefinition::new("queue");
 /// Replay tags seen under the current key.
 pub(super) const TAGS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("replay_tags");
+/// Replay tags by key period (SPEC 2): (period, tag). A period's tags are
+/// deleted with its key, at the start of period + 2.
+pub(super) const PERIOD_TAGS: TableDefinition<(u64, &[u8; 32]), ()> =
+    TableDefinition::new("period_replay_tags");
 /// Incomplete messages at the exit: postcard-encoded pending info.
 pub(super) const PENDING: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("pending");
 /// (message id, fragment index) -> shard bytes.
