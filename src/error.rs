@@ -34,3 +34,9 @@ pub enum Error {
     #[error("the operating system's random number generator failed: {0}")]
     Randomness(String),
 }
+
+impl Error {
+    pub(crate) fn randomness(e: impl std::fmt::Display) -> Error {
+        Error::Randomness(e.to_string())
+    }
+}
