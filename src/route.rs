@@ -49,6 +49,7 @@ pub struct Route {
     hops: Vec<NodeEntry>,
     payload_size: usize,
     mean_delay: Duration,
+    key_period: Duration, // v2-compile-fix
 }
 
 impl Route {
@@ -72,6 +73,10 @@ impl Route {
     /// Mean per-hop delay of the network.
     pub fn mean_delay(&self) -> Duration {
         self.mean_delay
+    }
+    /// Key period T of the network. // v2-compile-fix
+    pub fn key_period(&self) -> Duration {
+        self.key_period
     }
 }
 
@@ -135,6 +140,7 @@ impl Directory {
             hops,
             payload_size: self.params().payload_size,
             mean_delay: self.params().mean_delay,
+            key_period: self.params().key_period, // v2-compile-fix
         }
     }
 }

@@ -83,36 +83,45 @@ impl SampleNetwork {
     /// mailboxes `mix<layer>-<i>@sample.invalid`, valid for a year from 2026-01-01.
     pub fn generate(spec: &SampleSpec) -> Result<SampleNetwork, DirectoryError> {
         let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
+        // v2-compile-fix: one key period of a day, 2026-01-01.
+        const KEY_PERIOD: Duration = Duration::from_secs(86_400);
+        let valid_after = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
         let authority = AuthoritySigningKey::generate(&mut rng);
         let mut nodes = Vec::new();
         let mut node_keys = Vec::new();
         for layer in 1..=spec.hops {
             for i in 1..=spec.nodes_per_layer {
                 let key = NodeSecretKey::generate(&mut rng);
+                // v2-compile-fix: an identity, and the one key of the one period.
+                let identity = crate::keys::NodeIdentityKey::generate(&mut rng);
                 nodes.push(NodeEntry::new(
                     &format!("L{layer}N{i}"),
                     layer,
                     &format!("mix{layer}-{i}@sample.invalid"),
-                    key.public_key(),
+                    identity.public_key(),
+                    vec![crate::directory::PeriodKey {
+                        period: crate::period::period_of(valid_after, KEY_PERIOD),
+                        key: key.public_key(),
+                    }],
                 ));
                 node_keys.push(key);
             }
         }
-        let valid_after = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
         let params = DirectoryParams {
             network: "sample".to_owned(),
             valid_after,
-            valid_until: valid_after + Duration::from_secs(365 * 86_400),
+            valid_until: valid_after + KEY_PERIOD, // v2-compile-fix: one period
             hops: spec.hops,
             payload_size: spec.payload_size,
             mean_delay: spec.mean_delay,
+            key_period: KEY_PERIOD, // v2-compile-fix
         };
         let directory_text = Directory::sign(&params, &nodes, &[&authority])?;
         Ok(SampleNetwork {
             directory_text,
             authority,
             node_keys,
-            now: valid_after + Duration::from_secs(86_400),
+            now: valid_after + Duration::from_secs(43_200), // v2-compile-fix
         })
     }
 

@@ -83,8 +83,10 @@ impl<S: NodeStore> MixNode<S> {
     /// A node with its own store (the daemon's persistent one).
     pub fn with_store(key: NodeSecretKey, directory: Directory, store: S) -> Result<Self, Error> {
         let public = key.public_key();
-        let me = directory
-            .node_by_key(&public)
+        let me = directory // v2-compile-fix: find the node by any of its period keys
+            .nodes()
+            .iter()
+            .find(|n| n.keys().iter().any(|k| k.key == public))
             .cloned()
             .ok_or(NodeError::NotInDirectory)?;
         Ok(MixNode {
