@@ -11,6 +11,7 @@ pub(crate) mod text;
 mod verify;
 mod write;
 
+pub(crate) use error::excerpt as error_excerpt;
 pub use error::{DirectoryError, DirectoryErrorKind};
 pub use rules::{
     MAX_ADDRESS_LEN, MAX_DOCUMENT_SIZE, MAX_HOPS, MAX_KEY_PERIOD_SECS, MAX_MEAN_DELAY_SECS,
