@@ -172,7 +172,7 @@ fn read_period<'a>(
     let shown = |bytes: &[u8]| String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
     let (line, text) = lines.next().unwrap_or((begin_line + 1, b""));
     let text = trim(text);
-    let Some(value) = text.strip_prefix(PERIOD.as_bytes()) else {
+    let Some(value) = text.strip_prefix(PERIOD.trim_end().as_bytes()) else {
         return Err(CarrierError::MissingPeriod {
             line,
             found: shown(text),

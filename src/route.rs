@@ -92,10 +92,11 @@ impl Route {
         self.hops
             .iter()
             .map(|hop| {
-                hop.key_for(period).ok_or_else(|| RouteError::NoKeyForPeriod {
-                    nickname: hop.nickname().to_owned(),
-                    period,
-                })
+                hop.key_for(period)
+                    .ok_or_else(|| RouteError::NoKeyForPeriod {
+                        nickname: hop.nickname().to_owned(),
+                        period,
+                    })
             })
             .collect()
     }

@@ -229,11 +229,19 @@ fn a_replayed_packet_is_dropped() {
 
 #[test]
 fn a_replay_at_the_exit_is_dropped_too() {
-    let net = network(1, 2048);
+    let net = network(2, 2048);
     let onions = wrap(&net, &pep_message("once\r\n"), 1);
     let mut mixnet = InProcessMixnet::new(&net).unwrap();
-    let email = onions[0].to_email("alice@example.org");
-    let exit = mixnet.node_mut(onions[0].first_hop()).unwrap();
+    let first = mixnet.node_mut(onions[0].first_hop()).unwrap();
+    let own = first.entry().address().to_owned();
+    let Outcome::Forward { onion, .. } = first
+        .process(&onions[0].to_email("alice@example.org"), net.now)
+        .unwrap()
+    else {
+        panic!("the first hop forwards");
+    };
+    let email = onion.to_email(&own);
+    let exit = mixnet.node_mut(onion.first_hop()).unwrap();
     // One data fragment: the first copy completes the message.
     assert!(matches!(
         exit.process(&email, net.now).unwrap(),
@@ -254,7 +262,9 @@ fn a_flipped_bit_in_the_header_is_rejected_at_once() {
         let mut packet = onions[0].packet().to_vec();
         packet[bit / 8] ^= 1 << (bit % 8);
         let node = mixnet.node_mut(onions[0].first_hop()).unwrap();
-        let err = node.process_packet(&packet, net.now).unwrap_err();
+        let err = node
+            .process_packet(onions[0].period(), &packet, net.now)
+            .unwrap_err();
         assert!(matches!(err, Error::Packet(_)), "bit {bit}: {err}");
     }
 }
@@ -273,6 +283,7 @@ fn a_flipped_bit_in_the_payload_is_rejected_by_the_exit() {
             tampered.first_hop(),
             net.now,
             "t@example.org",
+            tampered.period(),
             &packet,
         );
         let err = mixnet
@@ -317,8 +328,8 @@ fn messages_without_sender_or_recipient_or_header_are_refused() {
         &b""[..],
     ] {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let err = mix_wrap_with(bad, &route, &WrapOptions::default(), net.now, &mut rng)
-            .unwrap_err();
+        let err =
+            mix_wrap_with(bad, &route, &WrapOptions::default(), net.now, &mut rng).unwrap_err();
         assert!(matches!(err, Error::Message(_)), "{err}");
     }
 }

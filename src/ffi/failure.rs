@@ -169,8 +169,7 @@ fn node_status(error: &NodeError) -> S {
         NodeError::NotInDirectory => S::NodeNotInDirectory,
         NodeError::UnknownNextHop => S::NodeUnknownNextHop,
         NodeError::WrongNextLayer { .. } => S::NodeWrongNextLayer,
-        NodeError::InconsistentFragment => S::NodeInconsistentFragment,
-        NodeError::Storage(_) => S::NodeStorage,
+        NodeError::Store(_) => S::NodeStorage,
         _ => S::NodeError,
     }
 }
