@@ -83,7 +83,7 @@ fn process(c: &mut Criterion) {
     )
     .unwrap();
     let carrier = onions[0].to_email("alice@example.org");
-    let first = route.first_hop().key();
+    let first = &route.first_hop().keys()[0].key; // v2-compile-fix
     let key = network
         .node_keys
         .iter()

@@ -5,7 +5,7 @@
 
 use mixmailer::node::Outcome;
 use mixmailer::sample::{InProcessMixnet, SampleNetwork, SampleSpec};
-use mixmailer::{mix_wrap, Error};
+use mixmailer::{mix_wrap_with, Error, WrapOptions};
 use std::time::{Duration, Instant};
 
 const SENDER: &str = "alice@example.org";
@@ -46,6 +46,7 @@ fn run() -> Result<(), Error> {
         payload_size: 2048,
         mean_delay: Duration::from_secs(300),
         seed: 2026,
+        ..SampleSpec::default()
     };
     let started = Instant::now();
     let network = SampleNetwork::generate(&spec)?;
@@ -86,7 +87,15 @@ fn run() -> Result<(), Error> {
     );
 
     let started = Instant::now();
-    let onions = mix_wrap(&message, &route)?;
+    // The sample network's keys are for its own (fixed) time, not for now.
+    let wrapped = mix_wrap_with(
+        &message,
+        &route,
+        &WrapOptions::default(),
+        network.now,
+        &mut rng,
+    )?;
+    let onions = wrapped.onions();
     let wrap_time = started.elapsed();
     let carriers: Vec<Vec<u8>> = onions.iter().map(|o| o.to_email(SENDER)).collect();
     println!(
@@ -124,6 +133,7 @@ fn run() -> Result<(), Error> {
         if let Outcome::Deliver {
             recipients,
             message,
+            ..
         } = outcome
         {
             delivery = Some((recipients, message));

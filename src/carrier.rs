@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 const BEGIN: &str = "-----BEGIN MIXMAILER PACKET-----";
 const END: &str = "-----END MIXMAILER PACKET-----";
+const PERIOD: &str = "Period: ";
 /// SPEC 5: base64 lines of 76 characters.
 const LINE: usize = 76;
 
@@ -29,6 +30,22 @@ pub enum CarrierError {
         /// 1-based line of the email.
         line: usize,
     },
+    /// The block does not start with a `Period: <P>` line (SPEC 5, version 2).
+    #[error("line {line}: the packet block must start with 'Period: <key period>' (a version 2 carrier); found {found:?}")]
+    MissingPeriod {
+        /// 1-based line of the email where the Period line should be.
+        line: usize,
+        /// The start of what was there instead.
+        found: String,
+    },
+    /// The `Period:` value is not a canonical decimal number.
+    #[error("line {line}: 'Period:' must be a decimal number without sign or leading zero, found {found:?}")]
+    BadPeriod {
+        /// 1-based line of the email.
+        line: usize,
+        /// The value as written (shortened).
+        found: String,
+    },
     /// The decoded packet is not 348 + p bytes.
     #[error("the packet is {actual} bytes, expected {expected} (348 + payload size)")]
     WrongLength {
@@ -39,13 +56,33 @@ pub enum CarrierError {
     },
 }
 
-/// Writes the carrier email for `packet`, from `from` to `to`, sent at `now`,
-/// with `message_id` (without angle brackets) as its Message-ID.
+/// A packet read from a carrier email, with the key period it names.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CarrierPacket {
+    /// The key period of the packet (SPEC 2, 5).
+    pub period: u64,
+    /// The packet bytes (348 + p).
+    pub packet: Vec<u8>,
+}
+
+impl std::fmt::Debug for CarrierPacket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarrierPacket")
+            .field("period", &self.period)
+            .field("packet_len", &self.packet.len())
+            .finish()
+    }
+}
+
+/// Writes the carrier email for `packet` of key period `period`, from
+/// `from` to `to`, sent at `now`, with `message_id` (without angle
+/// brackets) as its Message-ID.
 pub fn write_carrier(
     from: &str,
     to: &str,
     now: SystemTime,
     message_id: &str,
+    period: u64,
     packet: &[u8],
 ) -> Vec<u8> {
     let encoded = STANDARD.encode(packet);
@@ -59,7 +96,7 @@ pub fn write_carrier(
     out.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
     out.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
     out.push_str(BEGIN);
-    out.push_str("\r\n");
+    out.push_str(&format!("\r\n{PERIOD}{period}\r\n\r\n"));
     // base64 output is ASCII, so byte chunks are character chunks.
     for chunk in encoded.as_bytes().chunks(LINE) {
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
@@ -71,9 +108,10 @@ pub fn write_carrier(
 }
 
 /// Reads the packet out of a carrier email: the first armored block of
-/// the body, whatever header fields or other text MTAs added. The
-/// decoded packet must be `expected_len` bytes.
-pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<Vec<u8>, CarrierError> {
+/// the body, whatever header fields or other text MTAs added. The block
+/// starts with its `Period:` line and a blank line; the decoded packet must
+/// be `expected_len` bytes.
+pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<CarrierPacket, CarrierError> {
     let mut lines = email
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -90,6 +128,7 @@ pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<Vec<u8>, Carrie
         .find(|(_, l)| trim(l) == BEGIN.as_bytes())
         .map(|(n, _)| n)
         .ok_or(CarrierError::NoPacket)?;
+    let period = read_period(&mut lines, begin_line)?;
     let mut packet = Vec::with_capacity(expected_len);
     let mut buf = Vec::with_capacity(expected_len / 3 * 4 + 8);
     for (n, line) in lines {
@@ -104,7 +143,7 @@ pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<Vec<u8>, Carrie
                     actual: packet.len(),
                 });
             }
-            return Ok(packet);
+            return Ok(CarrierPacket { period, packet });
         }
         if !line
             .iter()
@@ -125,6 +164,36 @@ pub fn read_carrier(email: &[u8], expected_len: usize) -> Result<Vec<u8>, Carrie
     Err(CarrierError::Unterminated { begin_line })
 }
 
+/// The `Period: <P>` line right after BEGIN.
+fn read_period<'a>(
+    lines: &mut impl Iterator<Item = (usize, &'a [u8])>,
+    begin_line: usize,
+) -> Result<u64, CarrierError> {
+    let shown = |bytes: &[u8]| String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).into_owned();
+    let (line, text) = lines.next().unwrap_or((begin_line + 1, b""));
+    let text = trim(text);
+    let Some(value) = text.strip_prefix(PERIOD.trim_end().as_bytes()) else {
+        return Err(CarrierError::MissingPeriod {
+            line,
+            found: shown(text),
+        });
+    };
+    let value = value.trim_ascii();
+    let canonical = !value.is_empty()
+        && value.iter().all(u8::is_ascii_digit)
+        && (value.len() == 1 || value[0] != b'0');
+    let period = std::str::from_utf8(value)
+        .ok()
+        .filter(|_| canonical)
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| CarrierError::BadPeriod {
+            line,
+            found: shown(value),
+        })?;
+    // The blank line after it is read as an empty base64 line.
+    Ok(period)
+}
+
 fn trim(line: &[u8]) -> &[u8] {
     line.trim_ascii()
 }
@@ -140,6 +209,7 @@ mod tests {
             "b@example.net",
             SystemTime::UNIX_EPOCH,
             "x@y",
+            493_080,
             &packet,
         )
     }
@@ -154,7 +224,34 @@ mod tests {
         ));
         assert!(text.lines().all(|l| l.len() <= 78));
         assert!(!text.replace("\r\n", "").contains('\n'));
-        assert_eq!(read_carrier(&email, 1372).unwrap(), packet);
+        assert!(text.contains("-----BEGIN MIXMAILER PACKET-----\r\nPeriod: 493080\r\n\r\n"));
+        assert_eq!(
+            read_carrier(&email, 1372).unwrap(),
+            CarrierPacket {
+                period: 493_080,
+                packet
+            }
+        );
+    }
+
+    #[test]
+    fn a_block_without_a_valid_period_is_refused() {
+        let text = String::from_utf8(sample()).unwrap();
+        let v1 = text.replace("Period: 493080\r\n", "");
+        assert!(matches!(
+            read_carrier(v1.as_bytes(), 1372),
+            Err(CarrierError::MissingPeriod { line: 11, .. })
+        ));
+        for bad in ["-1", "0493080", "49x", "", "18446744073709551616"] {
+            let broken = text.replace("Period: 493080", &format!("Period: {bad}"));
+            assert!(
+                matches!(
+                    read_carrier(broken.as_bytes(), 1372),
+                    Err(CarrierError::BadPeriod { line: 11, .. })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -162,13 +259,16 @@ mod tests {
         let mut email = b"Received: from x\r\nReturn-Path: <a@b>\r\n".to_vec();
         email.extend(sample());
         email.extend(b"\r\n-- \r\nsig\r\n");
-        assert_eq!(read_carrier(&email, 1372).unwrap().len(), 1372);
+        assert_eq!(read_carrier(&email, 1372).unwrap().packet.len(), 1372);
     }
 
     #[test]
     fn lf_only_line_endings_are_accepted() {
         let email = String::from_utf8(sample()).unwrap().replace("\r\n", "\n");
-        assert_eq!(read_carrier(email.as_bytes(), 1372).unwrap().len(), 1372);
+        assert_eq!(
+            read_carrier(email.as_bytes(), 1372).unwrap().packet.len(),
+            1372
+        );
     }
 
     #[test]
@@ -196,12 +296,13 @@ mod tests {
         ));
         let bad = text.replacen(
             "\r\n-----BEGIN MIXMAILER PACKET-----\r\n",
-            "\r\n-----BEGIN MIXMAILER PACKET-----\r\n*\r\n",
+            "\r\n-----BEGIN MIXMAILER PACKET-----\r\nPeriod: 493080\r\n*\r\n",
             1,
         );
+        let bad = bad.replacen("Period: 493080\r\n\r\n", "", 1);
         assert!(matches!(
             read_carrier(bad.as_bytes(), 1372),
-            Err(CarrierError::BadBase64 { line: 11 })
+            Err(CarrierError::BadBase64 { line: 12 })
         ));
     }
 

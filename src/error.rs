@@ -34,3 +34,15 @@ pub enum Error {
     #[error("the operating system's random number generator failed: {0}")]
     Randomness(String),
 }
+
+impl From<crate::node::StoreError> for Error {
+    fn from(error: crate::node::StoreError) -> Self {
+        Error::Node(NodeError::Store(error))
+    }
+}
+
+impl Error {
+    pub(crate) fn randomness(e: impl std::fmt::Display) -> Error {
+        Error::Randomness(e.to_string())
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod carrier;
 pub mod delay;
+pub mod descriptor;
 pub mod directory;
 mod error;
 pub mod ffi;
@@ -17,6 +18,7 @@ pub mod sphinx;
 pub mod time;
 pub mod wrap;
 
+pub use descriptor::{Descriptor, DescriptorError};
 pub use directory::{Directory, DirectoryError, NodeEntry};
 pub use error::Error;
 pub use node::{MixNode, Outcome};

@@ -35,6 +35,15 @@ pub enum RouteError {
         /// The node's layer.
         layer: u8,
     },
+    /// The directory lists no key of this node for the key period of the
+    /// sending time (SPEC 2): the directory is too old or too new for now.
+    #[error("node {nickname:?} has no key for key period {period} in this directory: fetch a directory valid now")]
+    NoKeyForPeriod {
+        /// The node.
+        nickname: String,
+        /// P(now).
+        period: u64,
+    },
     /// A layer without nodes (a parsed directory never has one).
     #[error("layer {layer} has no node")]
     EmptyLayer {
@@ -49,6 +58,7 @@ pub struct Route {
     hops: Vec<NodeEntry>,
     payload_size: usize,
     mean_delay: Duration,
+    key_period: Duration,
 }
 
 impl Route {
@@ -72,6 +82,23 @@ impl Route {
     /// Mean per-hop delay of the network.
     pub fn mean_delay(&self) -> Duration {
         self.mean_delay
+    }
+    /// The network's key period T.
+    pub fn key_period(&self) -> Duration {
+        self.key_period
+    }
+    /// Each hop's X25519 key for `period`, in route order.
+    pub fn keys_for(&self, period: u64) -> Result<Vec<&[u8; 32]>, RouteError> {
+        self.hops
+            .iter()
+            .map(|hop| {
+                hop.key_for(period)
+                    .ok_or_else(|| RouteError::NoKeyForPeriod {
+                        nickname: hop.nickname().to_owned(),
+                        period,
+                    })
+            })
+            .collect()
     }
 }
 
@@ -135,6 +162,7 @@ impl Directory {
             hops,
             payload_size: self.params().payload_size,
             mean_delay: self.params().mean_delay,
+            key_period: self.params().key_period,
         }
     }
 }

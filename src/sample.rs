@@ -2,8 +2,10 @@
 //! a seed, a directory signed by one authority. Never for real use: anyone
 //! who knows the seed knows every key.
 
-use crate::directory::{Directory, DirectoryError, DirectoryParams, NodeEntry};
-use crate::keys::{AuthoritySigningKey, NodeSecretKey};
+use crate::directory::{Directory, DirectoryError, DirectoryParams, NodeEntry, PeriodKey};
+use crate::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
+use crate::node::NodeKeys;
+use crate::period::period_of;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,7 +44,7 @@ pub fn pep_message(body: &str) -> Vec<u8> {
 /// The shape of a sample network.
 #[derive(Clone, Debug)]
 pub struct SampleSpec {
-    /// Layers (route length), 1..=5.
+    /// Layers (route length), 2..=5.
     pub hops: u8,
     /// Nodes in each layer.
     pub nodes_per_layer: usize,
@@ -50,6 +52,10 @@ pub struct SampleSpec {
     pub payload_size: usize,
     /// Mean per-hop delay.
     pub mean_delay: Duration,
+    /// Key period T (SPEC 1: `hops * mean_delay <= T / 8`).
+    pub key_period: Duration,
+    /// How long the directory is valid (at most 7 days, 8 key periods).
+    pub validity: Duration,
     /// Seed all keys are drawn from.
     pub seed: u64,
 }
@@ -61,10 +67,14 @@ impl Default for SampleSpec {
             nodes_per_layer: 2,
             payload_size: 2048,
             mean_delay: Duration::from_secs(60),
+            key_period: Duration::from_secs(DAY),
+            validity: Duration::from_secs(7 * DAY),
             seed: 1,
         }
     }
 }
+
+const DAY: u64 = 86_400;
 
 /// A sample network: its signed directory and every secret.
 pub struct SampleNetwork {
@@ -72,48 +82,78 @@ pub struct SampleNetwork {
     pub directory_text: Vec<u8>,
     /// The authority that signed it (trust its public key).
     pub authority: AuthoritySigningKey,
-    /// Node secret keys, in directory order.
-    pub node_keys: Vec<NodeSecretKey>,
-    /// A time inside the directory's validity.
+    /// Node identities, in directory order.
+    pub node_identities: Vec<NodeIdentityKey>,
+    /// Each node's secret key per period, in directory order.
+    pub node_keys: Vec<Vec<(u64, NodeSecretKey)>>,
+    /// A time inside the directory's validity (one key period after its start).
     pub now: SystemTime,
 }
 
 impl SampleNetwork {
     /// Generates the network described by `spec`: nodes `L<layer>N<i>` with
-    /// mailboxes `mix<layer>-<i>@sample.invalid`, valid for a year from 2026-01-01.
+    /// mailboxes `mix<layer>-<i>@sample.invalid`, valid from 2026-01-01 for
+    /// `spec.validity`, with a key per node and overlapping period.
     pub fn generate(spec: &SampleSpec) -> Result<SampleNetwork, DirectoryError> {
         let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
         let authority = AuthoritySigningKey::generate(&mut rng);
+        let valid_after = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
+        let valid_until = valid_after + spec.validity;
+        let first = period_of(valid_after, spec.key_period);
+        let last = period_of(valid_until - Duration::from_secs(1), spec.key_period);
         let mut nodes = Vec::new();
+        let mut node_identities = Vec::new();
         let mut node_keys = Vec::new();
         for layer in 1..=spec.hops {
             for i in 1..=spec.nodes_per_layer {
-                let key = NodeSecretKey::generate(&mut rng);
+                let identity = NodeIdentityKey::generate(&mut rng);
+                let keys: Vec<(u64, NodeSecretKey)> = (first..=last)
+                    .map(|period| (period, NodeSecretKey::generate(&mut rng)))
+                    .collect();
                 nodes.push(NodeEntry::new(
                     &format!("L{layer}N{i}"),
                     layer,
                     &format!("mix{layer}-{i}@sample.invalid"),
-                    key.public_key(),
+                    identity.public_key(),
+                    keys.iter()
+                        .map(|(period, key)| PeriodKey {
+                            period: *period,
+                            key: key.public_key(),
+                        })
+                        .collect(),
                 ));
-                node_keys.push(key);
+                node_identities.push(identity);
+                node_keys.push(keys);
             }
         }
-        let valid_after = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
         let params = DirectoryParams {
             network: "sample".to_owned(),
             valid_after,
-            valid_until: valid_after + Duration::from_secs(365 * 86_400),
+            valid_until,
             hops: spec.hops,
             payload_size: spec.payload_size,
             mean_delay: spec.mean_delay,
+            key_period: spec.key_period,
         };
         let directory_text = Directory::sign(&params, &nodes, &[&authority])?;
         Ok(SampleNetwork {
             directory_text,
             authority,
+            node_identities,
             node_keys,
-            now: valid_after + Duration::from_secs(86_400),
+            now: valid_after + spec.key_period,
         })
+    }
+
+    /// The keys node number `index` (directory order) processes packets
+    /// with: its identity and every period key.
+    pub fn keys_of(&self, index: usize) -> Option<NodeKeys> {
+        let identity = self.node_identities.get(index)?;
+        let mut keys = NodeKeys::new(identity.public_key());
+        for (period, key) in self.node_keys.get(index)? {
+            keys.insert(*period, NodeSecretKey::from_bytes(*key.to_bytes()));
+        }
+        Some(keys)
     }
 
     /// The parsed, verified directory.
@@ -134,7 +174,10 @@ pub struct Hop {
     pub node: String,
     /// Mailbox the carrier was addressed to.
     pub address: String,
-    /// The delay the node was told to hold the packet for (zero at the exit).
+    /// When the carrier reached the node.
+    pub arrived: SystemTime,
+    /// How long the node held the packet: the sender's delay, or at the
+    /// exit its own delay before delivery.
     pub delay: Duration,
     /// Size of the carrier email the node received.
     pub carrier_len: usize,
@@ -150,10 +193,9 @@ impl InProcessMixnet {
     /// Starts every node of `network` with an in-memory store.
     pub fn new(network: &SampleNetwork) -> Result<Self, crate::Error> {
         let directory = network.directory()?;
-        let nodes = network
-            .node_keys
-            .iter()
-            .map(|key| crate::node::MixNode::new(*key.to_bytes(), directory.clone()))
+        let nodes = (0..network.node_identities.len())
+            .filter_map(|index| network.keys_of(index))
+            .map(|keys| crate::node::MixNode::new(keys, directory.clone()))
             .collect::<Result<_, _>>()?;
         Ok(InProcessMixnet { nodes })
     }
@@ -166,7 +208,9 @@ impl InProcessMixnet {
     }
 
     /// Carries `carrier` (mailed to `address` at `now`) hop by hop until it
-    /// stops: at the exit, or dropped. Returns the trip and the last outcome.
+    /// stops: at the exit, or dropped. Returns the trip and the last
+    /// outcome. A delivered message is returned as the exit's MTA would get
+    /// it: after the exit's own delay, with the `Date:` of that moment.
     pub fn carry(
         &mut self,
         address: &str,
@@ -184,12 +228,14 @@ impl InProcessMixnet {
             let nickname = node.entry().nickname().to_owned();
             let outcome = node.process(&carrier, now)?;
             let delay = match &outcome {
-                crate::node::Outcome::Forward { delay, .. } => *delay,
+                crate::node::Outcome::Forward { delay, .. }
+                | crate::node::Outcome::Deliver { delay, .. } => *delay,
                 _ => Duration::ZERO,
             };
             trip.push(Hop {
                 node: nickname,
                 address: address.clone(),
+                arrived: now,
                 delay,
                 carrier_len: carrier.len(),
             });
@@ -199,6 +245,20 @@ impl InProcessMixnet {
                     now = now.checked_add(delay).unwrap_or(now);
                     carrier = onion.to_email(&address);
                     address = onion.first_hop().to_owned();
+                }
+                crate::node::Outcome::Deliver {
+                    recipients,
+                    message,
+                    delay,
+                } => {
+                    let at = now.checked_add(delay).unwrap_or(now);
+                    let message = crate::message::add_date(&message, at);
+                    let outcome = crate::node::Outcome::Deliver {
+                        recipients,
+                        message,
+                        delay,
+                    };
+                    return Ok((trip, outcome));
                 }
                 other => return Ok((trip, other)),
             }

@@ -1,21 +1,24 @@
 //! `mix_wrap`: from one outgoing RFC 5322 message to the onions the pEp
-//! engine mails to the first hop.
+//! engine mails to the first hop, and the Message-ID the delivered message
+//! will carry.
 
 use crate::carrier::write_carrier;
+use crate::delay::sample_hop_delays;
 use crate::message::{encode_body, fragment_body, sanitize, Redundancy};
+use crate::period::period_of;
 use crate::route::Route;
-use crate::sphinx::{build_packets, InitialSecret, PacketInput};
+use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput};
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, SeedableRng};
-use rand_distr::{Distribution, Exp};
 use std::time::{Duration, SystemTime};
 
 /// One Sphinx packet and where to mail it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Onion {
     first_hop: String,
+    period: u64,
     packet: Vec<u8>,
 }
 
@@ -24,18 +27,27 @@ impl std::fmt::Debug for Onion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Onion")
             .field("first_hop", &self.first_hop)
+            .field("period", &self.period)
             .field("packet_len", &self.packet.len())
             .finish()
     }
 }
 
 impl Onion {
-    pub(crate) fn new(first_hop: String, packet: Vec<u8>) -> Self {
-        Onion { first_hop, packet }
+    pub(crate) fn new(first_hop: String, period: u64, packet: Vec<u8>) -> Self {
+        Onion {
+            first_hop,
+            period,
+            packet,
+        }
     }
     /// Mailbox of the node this packet must be mailed to.
     pub fn first_hop(&self) -> &str {
         &self.first_hop
+    }
+    /// The key period the packet was built for (its carrier's `Period:`).
+    pub fn period(&self) -> u64 {
+        self.period
     }
     /// The packet bytes (348 + p).
     pub fn packet(&self) -> &[u8] {
@@ -65,12 +77,41 @@ impl Onion {
             &self.first_hop,
             now,
             &format!("{local}@{domain}"),
+            self.period,
             &self.packet,
         )
     }
     /// Takes the packet bytes out.
     pub fn into_packet(self) -> Vec<u8> {
         self.packet
+    }
+}
+
+/// What `mix_wrap` made of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wrapped {
+    onions: Vec<Onion>,
+    message_id: String,
+    period: u64,
+}
+
+impl Wrapped {
+    /// The onions, one per fragment: mail every one of them.
+    pub fn onions(&self) -> &[Onion] {
+        &self.onions
+    }
+    /// Takes the onions out.
+    pub fn into_onions(self) -> Vec<Onion> {
+        self.onions
+    }
+    /// The Message-ID the delivered message carries (SPEC 6), with its
+    /// angle brackets: store the sent copy under it, so that replies thread.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+    /// The key period the packets were built for.
+    pub fn period(&self) -> u64 {
+        self.period
     }
 }
 
@@ -89,41 +130,97 @@ impl Default for WrapOptions {
     }
 }
 
-/// Wraps `message` for `route` with OS randomness and default options.
-pub fn mix_wrap(message: &[u8], route: &Route) -> Result<Vec<Onion>, Error> {
+/// Wraps `message` for `route` now, with OS randomness and default options.
+pub fn mix_wrap(message: &[u8], route: &Route) -> Result<Wrapped, Error> {
     let mut rng =
         ChaCha20Rng::try_from_rng(&mut SysRng).map_err(|e| Error::Randomness(e.to_string()))?;
-    mix_wrap_with(message, route, &WrapOptions::default(), &mut rng)
+    mix_wrap_with(
+        message,
+        route,
+        &WrapOptions::default(),
+        SystemTime::now(),
+        &mut rng,
+    )
 }
 
-/// Wraps `message` for `route`, drawing every secret and delay from `rng`.
-/// The same seed gives the same onions.
+/// Wraps `message` for `route` at time `now` (which picks the key period,
+/// SPEC 2), drawing every secret and delay from `rng`. The same seed and
+/// time give the same onions.
 pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
     message: &[u8],
     route: &Route,
     options: &WrapOptions,
+    now: SystemTime,
     rng: &mut R,
-) -> Result<Vec<Onion>, Error> {
-    let sanitized = sanitize(message)?;
-    let body = encode_body(&sanitized.recipients, &sanitized.message)?;
-    let mut message_id = [0u8; 16];
-    rng.fill_bytes(&mut message_id);
-    let fragments = fragment_body(&body, message_id, route.payload_size(), options.redundancy)?;
+) -> Result<Wrapped, Error> {
+    let period = period_of(now, route.key_period());
+    // Before anything costly: a directory without keys for now is useless.
+    let keys = route.keys_for(period)?;
+    let outgoing = prepare(message, route.exit().address(), rng)?;
+    let body = encode_body(&outgoing.recipients, &outgoing.message)?;
+    let mut fragment_id = [0u8; 16];
+    rng.fill_bytes(&mut fragment_id);
+    let fragments = fragment_body(&body, fragment_id, route.payload_size(), options.redundancy)?;
     // Draw all randomness first, in a fixed order, so that how the packets
     // are then built (sequentially or in parallel) cannot change them.
     let plans: Vec<PacketPlan> = fragments
         .iter()
         .map(|fragment| PacketPlan {
             secret: InitialSecret::generate(rng),
-            delays: sample_delays(route, rng),
+            delays: sample_hop_delays(
+                route.mean_delay(),
+                route.hops().len(),
+                route.key_period(),
+                rng,
+            ),
             plaintext: fragment.to_plaintext(route.payload_size()),
         })
         .collect();
     let inputs: Vec<PacketInput<'_>> = plans.iter().map(PacketPlan::input).collect();
-    Ok(build_packets(route, &inputs)?
+    let hops: Vec<PacketHop<'_>> = route
+        .hops()
+        .iter()
+        .zip(keys)
+        .map(|(hop, key)| PacketHop {
+            id: hop.id(),
+            key,
+            table: None,
+        })
+        .collect();
+    let first_hop = route.first_hop().address();
+    let onions = build_packets_to(&hops, route.payload_size(), &inputs)?
         .into_iter()
-        .map(|packet| Onion::new(route.first_hop().address().to_owned(), packet))
-        .collect())
+        .map(|packet| Onion::new(first_hop.to_owned(), period, packet))
+        .collect();
+    Ok(Wrapped {
+        onions,
+        message_id: outgoing.message_id,
+        period,
+    })
+}
+
+/// The sender's side of SPEC 6 (interim until message::prepare_outgoing).
+struct Outgoing {
+    message: Vec<u8>,
+    recipients: Vec<String>,
+    message_id: String,
+}
+
+fn prepare<R: CryptoRng + ?Sized>(
+    message: &[u8],
+    exit: &str,
+    rng: &mut R,
+) -> Result<Outgoing, Error> {
+    let sanitized = sanitize(message)?;
+    let mut random = [0u8; 16];
+    rng.fill_bytes(&mut random);
+    let domain = exit.rsplit_once('@').map_or(exit, |(_, d)| d);
+    let local: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Outgoing {
+        message: sanitized.message,
+        recipients: sanitized.recipients,
+        message_id: format!("<{local}@{domain}>"),
+    })
 }
 
 /// Everything random about one packet, drawn before it is built.
@@ -141,19 +238,4 @@ impl PacketPlan {
             plaintext: &self.plaintext,
         }
     }
-}
-
-/// SPEC 2: one delay per hop, independent, exponential with the network's mean.
-fn sample_delays<R: CryptoRng + ?Sized>(route: &Route, rng: &mut R) -> Vec<Duration> {
-    let mean = route.mean_delay().as_secs_f64();
-    let exp = Exp::new(1.0 / mean).ok().filter(|_| mean > 0.0);
-    route
-        .hops()
-        .iter()
-        .map(|_| match &exp {
-            // Sphinx carries nanoseconds in a u64: cap at ~584 years.
-            Some(exp) => Duration::try_from_secs_f64(exp.sample(rng)).unwrap_or(Duration::MAX),
-            None => Duration::ZERO,
-        })
-        .collect()
 }

@@ -15,7 +15,7 @@ use sphinx_packet::{ProcessedPacketData, SphinxPacket};
 
 #[test]
 fn sphinx_packet_processes_our_packets_like_our_nodes_do() {
-    for hops in 1..=5u8 {
+    for hops in 2..=5u8 {
         let net = network(hops, 2048);
         let directory = net.directory().unwrap();
         let mut rng = ChaCha20Rng::seed_from_u64(u64::from(hops));
@@ -24,9 +24,11 @@ fn sphinx_packet_processes_our_packets_like_our_nodes_do() {
             &pep_message("second opinion\r\n"),
             &route,
             &WrapOptions::default(),
+            net.now,
             &mut rng,
         )
-        .unwrap();
+        .unwrap()
+        .into_onions();
         let mut mixnet = InProcessMixnet::new(&net).unwrap();
         for onion in &onions {
             let mut ours = onion.packet().to_vec();
@@ -37,9 +39,14 @@ fn sphinx_packet_processes_our_packets_like_our_nodes_do() {
                     .iter()
                     .position(|n| n.id() == hop.id())
                     .unwrap();
-                let key = x25519_dalek::StaticSecret::from(*net.node_keys[index].to_bytes());
+                let period = onion.period();
+                let (_, secret) = net.node_keys[index]
+                    .iter()
+                    .find(|(p, _)| *p == period)
+                    .unwrap();
+                let key = x25519_dalek::StaticSecret::from(*secret.to_bytes());
                 let node = mixnet.node_mut(hop.address()).unwrap();
-                let outcome = node.process_packet(&ours, net.now).unwrap();
+                let outcome = node.process_packet(period, &ours, net.now).unwrap();
                 let processed = theirs.take().unwrap().process(&key).unwrap();
                 match (processed.data, outcome) {
                     (

@@ -452,7 +452,7 @@ fn route_packets_from_a_signed_directory_are_those_of_the_reference() {
                 network
                     .node_keys
                     .iter()
-                    .find(|key| &key.public_key() == hop.key())
+                    .find(|key| key.public_key() == hop.keys()[0].key) // v2-compile-fix
                     .unwrap()
                     .to_bytes()
             })
@@ -463,7 +463,7 @@ fn route_packets_from_a_signed_directory_are_those_of_the_reference() {
             .iter()
             .map(|hop| PacketHop {
                 id: hop.id(),
-                key: hop.key(),
+                key: &hop.keys()[0].key, // v2-compile-fix
                 table: None,
             })
             .collect();

@@ -1,4 +1,4 @@
-//! Node keys must lie in Curve25519's prime-order subgroup (SPEC 1).
+//! X25519 node keys must lie in Curve25519's prime-order subgroup (SPEC 1).
 //!
 //! X25519 itself clamps scalars so a bad public key does not break the
 //! arithmetic, but a low-order key makes every shared secret one of eight
@@ -6,27 +6,27 @@
 //! of a sender's ephemeral scalar through the shared secret. The directory
 //! is the one place where all keys are seen, so they are checked here.
 
-use super::DirectoryError;
+use super::DirectoryErrorKind as Kind;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 
 /// Refuses `key` (a Montgomery u-coordinate) unless it is a canonical
 /// encoding of a point of prime order on Curve25519.
-pub(crate) fn check_node_key(line: usize, key: &[u8; 32]) -> Result<(), DirectoryError> {
+pub(crate) fn check_node_key(key: &[u8; 32]) -> Result<(), Kind> {
     if key.iter().all(|&b| b == 0) {
-        return Err(DirectoryError::KeyAllZero { line });
+        return Err(Kind::KeyAllZero);
     }
     if !is_canonical(key) {
-        return Err(DirectoryError::KeyNotCanonical { line });
+        return Err(Kind::KeyNotCanonical);
     }
     // The sign only picks between P and -P; both are in the subgroup or neither is.
     let point = MontgomeryPoint(*key)
         .to_edwards(0)
-        .ok_or(DirectoryError::KeyNotOnCurve { line })?;
+        .ok_or(Kind::KeyNotOnCurve)?;
     if point.is_small_order() {
-        return Err(DirectoryError::KeyLowOrder { line });
+        return Err(Kind::KeyLowOrder);
     }
     if !point.is_torsion_free() {
-        return Err(DirectoryError::KeyHasTorsion { line });
+        return Err(Kind::KeyHasTorsion);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! authorities must have signed the exact signed part of the document.
 
 use super::parse::SignatureLine;
-use super::DirectoryError;
+use super::{DirectoryError, DirectoryErrorKind as Kind};
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::HashMap;
 
@@ -15,21 +15,21 @@ impl Trusted {
     /// distinct keys nothing, and a weak key would "sign" almost anything.
     pub(crate) fn new(keys: &[[u8; 32]], threshold: usize) -> Result<Self, DirectoryError> {
         if threshold == 0 {
-            return Err(DirectoryError::ZeroThreshold);
+            return Err(DirectoryError::whole(Kind::ZeroThreshold));
         }
         let mut trusted = HashMap::new();
         for (index, bytes) in keys.iter().enumerate() {
             let key = VerifyingKey::from_bytes(bytes)
                 .ok()
                 .filter(|k| !k.is_weak())
-                .ok_or(DirectoryError::InvalidTrustedKey { index })?;
+                .ok_or(DirectoryError::whole(Kind::InvalidTrustedKey { index }))?;
             trusted.insert(*bytes, key);
         }
         if threshold > trusted.len() {
-            return Err(DirectoryError::ThresholdAboveTrusted {
+            return Err(DirectoryError::whole(Kind::ThresholdAboveTrusted {
                 threshold,
                 trusted: trusted.len(),
-            });
+            }));
         }
         Ok(Trusted(trusted))
     }
@@ -52,10 +52,10 @@ impl Trusted {
             }
         }
         if signers.len() < threshold {
-            return Err(DirectoryError::NotEnoughSignatures {
+            return Err(DirectoryError::whole(Kind::NotEnoughSignatures {
                 valid: signers.len(),
                 needed: threshold,
-            });
+            }));
         }
         Ok(signers)
     }
@@ -68,7 +68,7 @@ pub(crate) fn check_self_consistent(
     line: &SignatureLine,
 ) -> Result<(), DirectoryError> {
     let key = VerifyingKey::from_bytes(&line.authority)
-        .map_err(|_| DirectoryError::InvalidSignature { line: line.line })?;
+        .map_err(|_| DirectoryError::at(line.line, Kind::InvalidSignature))?;
     verify(&key, signed, line)
 }
 
@@ -76,5 +76,5 @@ pub(crate) fn check_self_consistent(
 /// one signature cannot be valid for several documents or keys.
 fn verify(key: &VerifyingKey, signed: &[u8], line: &SignatureLine) -> Result<(), DirectoryError> {
     key.verify_strict(signed, &Signature::from_bytes(&line.signature))
-        .map_err(|_| DirectoryError::InvalidSignature { line: line.line })
+        .map_err(|_| DirectoryError::at(line.line, Kind::InvalidSignature))
 }

@@ -1,27 +1,28 @@
-//! Writing a directory in canonical form and signing it. Values go through
-//! the same [`super::rules`] the parser applies, in the same order, so a
-//! document this module signs is one [`super::parse`] accepts.
+//! Writing a directory in canonical form and signing it. The values that
+//! could break the line structure (names, times, durations) are checked
+//! first with the parser's own rules; the written text then goes through
+//! the parser itself ([`parse::unsigned`]) before anything is signed, so a
+//! document this module signs is one [`super::Directory::parse`] accepts.
 
-use super::parse::{self, MAGIC, NODE, SIGNATURE, VERSION};
-use super::rules::{self, NodeRules};
+use super::parse::{self, FIRST_LINE, KEY, NODE, SIGNATURE};
+use super::rules::{self, FirstSeen, MAX_DOCUMENT_SIZE};
 use super::verify;
-use super::{DirectoryError, DirectoryParams, NodeEntry};
+use super::{DirectoryError, DirectoryErrorKind as Kind, DirectoryParams, NodeEntry};
 use crate::keys::AuthoritySigningKey;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use std::collections::HashMap;
 use std::fmt::Write;
 
 const NETWORK_LINE: usize = 2;
 const VALID_AFTER_LINE: usize = 3;
 const VALID_UNTIL_LINE: usize = 4;
-const HOPS_LINE: usize = 5;
-const PAYLOAD_SIZE_LINE: usize = 6;
 const MEAN_DELAY_LINE: usize = 7;
-const FIRST_NODE_LINE: usize = 8;
+const KEY_PERIOD_LINE: usize = 8;
+const FIRST_NODE_LINE: usize = 9;
 
-/// The signed part: every line up to and including the last node line.
+/// The signed part: every line up to and including the last key line,
+/// checked against every rule of SPEC 1 that does not concern signatures.
 pub(crate) fn unsigned_document(
     params: &DirectoryParams,
     nodes: &[NodeEntry],
@@ -29,35 +30,25 @@ pub(crate) fn unsigned_document(
     rules::network(NETWORK_LINE, &params.network)?;
     let valid_after = rules::time_text(VALID_AFTER_LINE, "valid-after", params.valid_after)?;
     let valid_until = rules::time_text(VALID_UNTIL_LINE, "valid-until", params.valid_until)?;
-    rules::validity(VALID_UNTIL_LINE, params.valid_after, params.valid_until)?;
-    let hops = rules::hops(HOPS_LINE, params.hops.into())?;
-    let payload_size = rules::payload_size(
-        PAYLOAD_SIZE_LINE,
-        u64::try_from(params.payload_size).unwrap_or(u64::MAX),
-    )?;
     let mean_delay = rules::mean_delay_secs(MEAN_DELAY_LINE, params.mean_delay)?;
-
-    let mut node_rules = NodeRules::new(hops);
-    for (line, node) in (FIRST_NODE_LINE..).zip(nodes) {
-        node_rules.begin_node(line)?;
-        node_rules.nickname(line, node.nickname())?;
-        node_rules.layer(line, node.layer().into())?;
-        node_rules.address(line, node.address())?;
-        node_rules.key(line, node.key())?;
-    }
-    node_rules.finish(HOPS_LINE, FIRST_NODE_LINE + nodes.len())?;
+    let key_period = rules::key_period_secs(KEY_PERIOD_LINE, params.key_period)?;
 
     let mut text = format!(
-        "{MAGIC} {VERSION}\n\
+        "{FIRST_LINE}\n\
          network {}\n\
          valid-after {valid_after}\n\
          valid-until {valid_until}\n\
-         hops {hops}\n\
-         payload-size {payload_size}\n\
-         mean-delay {mean_delay}\n",
-        params.network
+         hops {}\n\
+         payload-size {}\n\
+         mean-delay {mean_delay}\n\
+         key-period {key_period}\n",
+        params.network, params.hops, params.payload_size,
     );
+    let mut line = FIRST_NODE_LINE;
     for node in nodes {
+        // A space or LF inside these would change the lines themselves.
+        rules::nickname(line, node.nickname())?;
+        rules::address(line, node.address())?;
         // Writing to a String cannot fail.
         let _ = writeln!(
             text,
@@ -65,10 +56,14 @@ pub(crate) fn unsigned_document(
             node.nickname(),
             node.layer(),
             node.address(),
-            STANDARD.encode(node.key())
+            STANDARD.encode(node.identity())
         );
+        for key in node.keys() {
+            let _ = writeln!(text, "{KEY} {} {}", key.period, STANDARD.encode(key.key));
+        }
+        line += 1 + node.keys().len();
     }
-    rules::document_size(text.len())?;
+    parse::unsigned(text.as_bytes())?;
     Ok(text)
 }
 
@@ -89,22 +84,21 @@ pub(crate) fn sign(
     authorities: &[&AuthoritySigningKey],
 ) -> Result<Vec<u8>, DirectoryError> {
     let signed = unsigned_document(params, nodes)?;
-    let first_signature_line = FIRST_NODE_LINE + nodes.len();
+    let first_signature_line = signed.bytes().filter(|&b| b == b'\n').count() + 1;
     if authorities.is_empty() {
-        return Err(DirectoryError::NoSignatures {
-            line: first_signature_line,
-        });
+        return Err(DirectoryError::at(first_signature_line, Kind::NoSignatures));
     }
     let mut document = signed.clone().into_bytes();
-    let mut lines_by_key = HashMap::new();
+    let mut lines_by_key = FirstSeen::new();
     for (line, authority) in (first_signature_line..).zip(authorities) {
-        if let Some(&first_line) = lines_by_key.get(&authority.public_key()) {
-            return Err(DirectoryError::DuplicateSignature { line, first_line });
-        }
-        lines_by_key.insert(authority.public_key(), line);
+        lines_by_key
+            .insert(authority.public_key(), line)
+            .map_err(|first_line| {
+                DirectoryError::at(line, Kind::DuplicateSignature { first_line })
+            })?;
         document.extend_from_slice(signature_line(signed.as_bytes(), authority).as_bytes());
     }
-    rules::document_size(document.len())?;
+    rules::document_size(document.len(), MAX_DOCUMENT_SIZE)?;
     Ok(document)
 }
 
@@ -120,14 +114,16 @@ pub(crate) fn add_signature(
     for line in &document.signatures {
         verify::check_self_consistent(signed, line)?;
         if line.authority == key {
-            return Err(DirectoryError::DuplicateSignature {
-                line: new_line,
-                first_line: line.line,
-            });
+            return Err(DirectoryError::at(
+                new_line,
+                Kind::DuplicateSignature {
+                    first_line: line.line,
+                },
+            ));
         }
     }
     let mut out = text.to_vec();
     out.extend_from_slice(signature_line(signed, authority).as_bytes());
-    rules::document_size(out.len())?;
+    rules::document_size(out.len(), MAX_DOCUMENT_SIZE)?;
     Ok(out)
 }

@@ -76,17 +76,17 @@ impl From<RouteError> for Failure {
 
 #[allow(unreachable_patterns)] // see FAMILY_CODES
 fn directory_status(error: &DirectoryError) -> S {
-    use DirectoryError as D;
-    match error {
+    use crate::directory::DirectoryErrorKind as D; // v2-compile-fix
+    match error.kind() {
         // The caller's arguments, not the document.
         D::ZeroThreshold | D::ThresholdAboveTrusted { .. } | D::InvalidTrustedKey { .. } => {
             S::InvalidArgument
         }
-        D::NotEnoughSignatures { .. } | D::InvalidSignature { .. } => S::DirectorySignature,
+        D::NotEnoughSignatures { .. } | D::InvalidSignature => S::DirectorySignature, // v2-compile-fix
         D::NotYetValid { .. } | D::Expired { .. } => S::DirectoryNotValidNow,
         D::TooLarge { .. } | D::TooManyNodes { .. } => S::DirectoryTooLarge,
         // Every other rule of the format names its line.
-        other if other.line().is_some() => S::DirectoryMalformed,
+        _ if error.line().is_some() => S::DirectoryMalformed, // v2-compile-fix
         _ => S::DirectoryError,
     }
 }
@@ -169,8 +169,7 @@ fn node_status(error: &NodeError) -> S {
         NodeError::NotInDirectory => S::NodeNotInDirectory,
         NodeError::UnknownNextHop => S::NodeUnknownNextHop,
         NodeError::WrongNextLayer { .. } => S::NodeWrongNextLayer,
-        NodeError::InconsistentFragment => S::NodeInconsistentFragment,
-        NodeError::Storage(_) => S::NodeStorage,
+        NodeError::Store(_) => S::NodeStorage,
         _ => S::NodeError,
     }
 }

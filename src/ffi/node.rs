@@ -1,12 +1,15 @@
 //! `mixmailer_node`: a mix node run from C (the node side of the library).
 
-use super::args::{arg_bytes, arg_mut, arg_ref, arg_time, free_handle, into_handle, out};
+use super::args::{
+    arg_array, arg_bytes, arg_mut, arg_ref, arg_time, free_handle, into_handle, out,
+};
 use super::directory::mixmailer_directory;
 use super::failure::Failure;
 use super::outcome::{mixmailer_outcome, outcome_handle};
 use super::route::c_string;
 use super::status::mixmailer_status;
-use crate::node::MixNode;
+use crate::keys::NodeSecretKey;
+use crate::node::{MixNode, NodeKeys};
 use std::ffi::{c_char, CString};
 use zeroize::Zeroizing;
 
@@ -18,41 +21,66 @@ pub struct mixmailer_node {
     address: CString,
 }
 
-/// A mix node for the X25519 secret key `secret_key` (`secret_key_len`
-/// must be 32) whose public key `directory` lists. Its replay tags and
+/// A mix node whose Ed25519 identity public key is `identity`
+/// (`identity_len` must be 32), with the X25519 secret keys of `count` key
+/// periods: `periods[i]` is the period of the 32 bytes at
+/// `secret_keys + 32 * i` (`secret_keys_len` must be `32 * count`).
+/// `directory` must list the node, and every key it lists for one of these
+/// periods must be the public half of the key given. Its replay tags and
 /// fragments live in memory and are lost when it is freed.
 ///
-/// Ownership: `secret_key` is copied (and the copy wiped when the node is
-/// freed); `directory` is copied, so the caller may free it at once. On
-/// success `*node` receives a new handle the caller owns and frees with
-/// `mixmailer_node_free`.
+/// Ownership: `identity`, `periods` and `secret_keys` are copied (the key
+/// copies are wiped when the node is freed); `directory` is copied, so the
+/// caller may free it at once. On success `*node` receives a new handle the
+/// caller owns and frees with `mixmailer_node_free`.
 ///
 /// # Safety
-/// `secret_key` points to `secret_key_len` readable bytes; `directory` is
-/// NULL or live; `node` is NULL or writable.
+/// `identity` points to `identity_len` readable bytes, `periods` to `count`
+/// readable `uint64_t`s (or NULL with count 0), `secret_keys` to
+/// `secret_keys_len` readable bytes; `directory` is NULL or live; `node` is
+/// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn mixmailer_node_new(
-    secret_key: *const u8,
-    secret_key_len: usize,
+    identity: *const u8,
+    identity_len: usize,
+    periods: *const u64,
+    secret_keys: *const u8,
+    secret_keys_len: usize,
+    count: usize,
     directory: *const mixmailer_directory,
     node: *mut *mut mixmailer_node,
 ) -> mixmailer_status {
     ffi_boundary!({
-        if secret_key.is_null() {
-            return Err(Failure::null("secret_key"));
+        if identity.is_null() {
+            return Err(Failure::null("identity"));
         }
-        let key_bytes = unsafe { arg_bytes(secret_key, secret_key_len, "secret_key") }?;
-        let directory = unsafe { arg_ref(directory, "directory") }?;
-        let node = unsafe { out(node, "node") }?;
-        let mut key = Zeroizing::new([0u8; 32]);
-        if key_bytes.len() != key.len() {
+        let identity = unsafe { arg_bytes(identity, identity_len, "identity") }?;
+        let identity: [u8; 32] = identity.try_into().map_err(|_| {
+            Failure::invalid(
+                "identity_len",
+                format!("an Ed25519 public key has 32 bytes, not {identity_len}"),
+            )
+        })?;
+        let periods = unsafe { arg_array(periods, count, "periods") }?;
+        let key_bytes = unsafe { arg_bytes(secret_keys, secret_keys_len, "secret_keys") }?;
+        if Some(key_bytes.len()) != count.checked_mul(32) {
             return Err(Failure::invalid(
-                "secret_key_len",
-                format!("an X25519 secret key has 32 bytes, not {}", key_bytes.len()),
+                "secret_keys_len",
+                format!(
+                    "{count} X25519 secret keys have {} bytes, not {secret_keys_len}",
+                    count.saturating_mul(32)
+                ),
             ));
         }
-        key.copy_from_slice(key_bytes);
-        let inner = MixNode::new(*key, directory.inner.clone())?;
+        let directory = unsafe { arg_ref(directory, "directory") }?;
+        let node = unsafe { out(node, "node") }?;
+        let mut keys = NodeKeys::new(identity);
+        for (period, chunk) in periods.iter().zip(key_bytes.chunks_exact(32)) {
+            let mut key = Zeroizing::new([0u8; 32]);
+            key.copy_from_slice(chunk);
+            keys.insert(*period, NodeSecretKey::from_bytes(*key));
+        }
+        let inner = MixNode::new(keys, directory.inner.clone())?;
         let address = c_string(inner.entry().address(), "the node's address")?;
         node.set(into_handle(mixmailer_node { inner, address }));
         Ok(())

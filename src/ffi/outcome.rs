@@ -36,6 +36,14 @@ pub enum mixmailer_drop_reason {
     AlreadyDelivered = 2,
     /// The same fragment of the same message arrived twice.
     DuplicateFragment = 3,
+    /// The fragment disagrees with the fragments held for its message.
+    InconsistentFragment = 4,
+    /// A final hop reached at a node that is not an exit (only exits deliver).
+    FinalHopNotExit = 5,
+    /// The sender asked for a delay above half a key period.
+    DelayTooLong = 6,
+    /// The carrier's key period is not accepted at this time.
+    PeriodNotAccepted = 7,
 }
 
 enum Kind {
@@ -72,6 +80,7 @@ impl mixmailer_outcome {
             Outcome::Deliver {
                 recipients,
                 message,
+                delay: _,
             } => Kind::Deliver {
                 recipients: recipients
                     .iter()
@@ -363,6 +372,10 @@ pub unsafe extern "C" fn mixmailer_outcome_drop_reason(
                     DropReason::Replay => mixmailer_drop_reason::Replay,
                     DropReason::AlreadyDelivered => mixmailer_drop_reason::AlreadyDelivered,
                     DropReason::DuplicateFragment => mixmailer_drop_reason::DuplicateFragment,
+                    DropReason::InconsistentFragment => mixmailer_drop_reason::InconsistentFragment,
+                    DropReason::FinalHopNotExit => mixmailer_drop_reason::FinalHopNotExit,
+                    DropReason::DelayTooLong => mixmailer_drop_reason::DelayTooLong,
+                    DropReason::PeriodNotAccepted => mixmailer_drop_reason::PeriodNotAccepted,
                 });
                 Ok(())
             }

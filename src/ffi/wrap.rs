@@ -50,6 +50,7 @@ pub unsafe extern "C" fn mixmailer_mix_wrap(
         let route = unsafe { arg_ref(route, "route") }?;
         let onions = unsafe { out(onions, "onions") }?;
         let list = mix_wrap(message, &route.inner)?
+            .into_onions()
             .into_iter()
             .map(|onion| {
                 let address = c_string(onion.first_hop(), "the first hop's address")?;

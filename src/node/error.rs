@@ -1,14 +1,31 @@
+use super::StoreError;
+
 /// Why a node could not process a packet beyond its format.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeError {
-    /// The node's public key is not listed in the directory.
+    /// The node's identity is not listed in the directory.
     #[error(
-        "this node's public key is not in the directory: publish it or use the right key file"
+        "this node's identity key is not in the directory: publish its descriptor or use the right key file"
     )]
     NotInDirectory,
-    /// The packet names a next hop the directory does not list.
-    #[error("the packet's next hop is not a node of the directory")]
+    /// A period key the node holds differs from the key the directory lists
+    /// for it: the node would fail to open every packet of that period.
+    #[error("the node's key for period {period} is not the one the directory lists for this node: the key directory and the directory disagree")]
+    KeyMismatch {
+        /// The period.
+        period: u64,
+    },
+    /// A packet of an accepted period arrived, but the node has no secret
+    /// key for it (lost or not yet made): an operator must restore it.
+    #[error("no secret key for key period {period}: the node's key directory lacks it")]
+    MissingPeriodKey {
+        /// The packet's period.
+        period: u64,
+    },
+    /// The packet names a next hop the directory does not list (perhaps a
+    /// newer directory than this node's): worth retrying after a refresh.
+    #[error("the packet's next hop is not a node of this node's directory")]
     UnknownNextHop,
     /// The next hop is not in the next layer.
     #[error("the packet's next hop is in layer {next}, but this node is in layer {own}")]
@@ -18,12 +35,20 @@ pub enum NodeError {
         /// the next hop's layer
         next: u8,
     },
-    /// A fragment disagrees with earlier fragments of the same message about k, n or the length.
-    #[error(
-        "fragment of a message disagrees with its earlier fragments about k, n or the body length"
-    )]
-    InconsistentFragment,
-    /// The store failed (disk, database).
-    #[error("storage failed: {0}")]
-    Storage(String),
+    /// The store failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl NodeError {
+    /// Whether the same carrier may succeed later (so an MTA should retry
+    /// rather than the node drop it): storage trouble, a missing key, or a
+    /// next hop this node's directory does not know yet.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            NodeError::Store(e) => e.is_temporary(),
+            NodeError::MissingPeriodKey { .. } | NodeError::UnknownNextHop => true,
+            _ => false,
+        }
+    }
 }

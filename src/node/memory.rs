@@ -1,7 +1,7 @@
 //! The in-memory store: for tests, the demo, and nodes that accept losing
 //! state on restart.
 
-use super::{FragmentStatus, NodeError, NodeStore};
+use super::{FragmentStatus, NodeStore, StoreError};
 use crate::message::Fragment;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
@@ -14,7 +14,7 @@ struct Pending {
 /// Replay tags and fragments in memory.
 #[derive(Default)]
 pub struct MemoryStore {
-    tags: HashSet<[u8; 32]>,
+    tags: BTreeMap<u64, HashSet<[u8; 32]>>,
     pending: HashMap<[u8; 16], Pending>,
     delivered: HashMap<[u8; 16], SystemTime>,
 }
@@ -28,18 +28,32 @@ impl MemoryStore {
     pub fn pending_messages(&self) -> usize {
         self.pending.len()
     }
+    /// Replay tags held, over all periods.
+    pub fn tag_count(&self) -> usize {
+        self.tags.values().map(HashSet::len).sum()
+    }
+    /// The periods replay tags are held for.
+    pub fn tag_periods(&self) -> Vec<u64> {
+        self.tags.keys().copied().collect()
+    }
 }
 
 impl NodeStore for MemoryStore {
-    fn remember_tag(&mut self, tag: &[u8; 32]) -> Result<bool, NodeError> {
-        Ok(self.tags.insert(*tag))
+    fn remember_tag(&mut self, period: u64, tag: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.tags.entry(period).or_default().insert(*tag))
+    }
+
+    fn forget_tags_before(&mut self, period: u64) -> Result<u64, StoreError> {
+        let keep = self.tags.split_off(&period);
+        let gone = std::mem::replace(&mut self.tags, keep);
+        Ok(gone.values().map(|tags| tags.len() as u64).sum())
     }
 
     fn add_fragment(
         &mut self,
         fragment: Fragment,
         now: SystemTime,
-    ) -> Result<FragmentStatus, NodeError> {
+    ) -> Result<FragmentStatus, StoreError> {
         if self.delivered.contains_key(&fragment.message_id) {
             return Ok(FragmentStatus::AlreadyDelivered);
         }
@@ -52,7 +66,7 @@ impl NodeStore for MemoryStore {
             });
         if let Some(first) = pending.fragments.values().next() {
             if (first.k, first.n, first.body_len) != (fragment.k, fragment.n, fragment.body_len) {
-                return Err(NodeError::InconsistentFragment);
+                return Ok(FragmentStatus::Inconsistent);
             }
         }
         if pending.fragments.contains_key(&fragment.index) {
@@ -66,7 +80,7 @@ impl NodeStore for MemoryStore {
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, NodeError> {
+    ) -> Result<Vec<Fragment>, StoreError> {
         let pending = self.pending.remove(message_id);
         self.delivered.insert(*message_id, now);
         Ok(pending
@@ -74,10 +88,14 @@ impl NodeStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn expire(&mut self, cutoff: SystemTime) -> Result<usize, NodeError> {
+    fn expire(
+        &mut self,
+        pending_cutoff: SystemTime,
+        delivered_cutoff: SystemTime,
+    ) -> Result<usize, StoreError> {
         let before = self.pending.len();
-        self.pending.retain(|_, p| p.first_seen >= cutoff);
-        self.delivered.retain(|_, t| *t >= cutoff);
+        self.pending.retain(|_, p| p.first_seen >= pending_cutoff);
+        self.delivered.retain(|_, t| *t >= delivered_cutoff);
         Ok(before - self.pending.len())
     }
 }

@@ -1,33 +1,71 @@
-//! What a mix node does with one carrier email: read it, unwrap one layer,
-//! drop replays, and forward, or at the exit collect fragments and hand
-//! back the message to deliver.
+//! What a mix node does with one carrier email: read it, check its key
+//! period, unwrap one layer, drop replays, and forward, or at the exit
+//! collect fragments and hand back the message to deliver after the
+//! exit's own delay.
 
 mod error;
+mod keys;
 mod memory;
 mod store;
 
 pub use error::NodeError;
+pub use keys::NodeKeys;
 pub use memory::MemoryStore;
-pub use store::{FragmentStatus, NodeStore};
+pub use store::{FragmentStatus, NodeStore, StoreError};
 
-use crate::carrier::read_carrier;
+use crate::carrier::{read_carrier, CarrierPacket};
+use crate::delay::{max_delay, sample_exit_delay};
 use crate::directory::{Directory, NodeEntry};
 use crate::keys::NodeSecretKey;
-use crate::message::{add_date, decode_body, reassemble, sanitize_for_delivery, Fragment};
+use crate::message::{decode_body, reassemble, sanitize_for_delivery, Fragment};
+use crate::period::{accepts, period_of};
 use crate::sphinx::{packet_len, process_packet, Processed};
 use crate::wrap::Onion;
 use crate::Error;
+use rand::rngs::SysRng;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use std::time::{Duration, SystemTime};
 
 /// Why a packet was dropped without error: it was well-formed but must not go on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DropReason {
-    /// This node already processed a packet with the same replay tag.
+    /// This node already processed a packet with the same replay tag under
+    /// the same period key.
     Replay,
     /// The fragment's message was already delivered (a surplus parity fragment).
     AlreadyDelivered,
     /// The same fragment index of the same message arrived twice.
     DuplicateFragment,
+    /// The fragment disagrees with the fragments held for its message
+    /// about k, n or the body length.
+    InconsistentFragment,
+    /// The packet's final hop was reached at a node that is not an exit
+    /// (SPEC 2: only layer-h nodes deliver; anything else would make every
+    /// node an open exit).
+    FinalHopNotExit,
+    /// The sender asked for a delay above half a key period (SPEC 2): the
+    /// packet could outlive the keys that must process it.
+    DelayTooLong,
+    /// The carrier's key period is neither the current nor the previous
+    /// one, nor the next within the clock-skew allowance (SPEC 2).
+    PeriodNotAccepted,
+}
+
+impl DropReason {
+    /// A short name for logs and the C API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Replay => "replay",
+            DropReason::AlreadyDelivered => "its message was already delivered",
+            DropReason::DuplicateFragment => "duplicate fragment",
+            DropReason::InconsistentFragment => "fragment inconsistent with its message",
+            DropReason::FinalHopNotExit => "final hop reached at a node that is not an exit",
+            DropReason::DelayTooLong => "delay longer than half a key period",
+            DropReason::PeriodNotAccepted => "key period not accepted now",
+        }
+    }
 }
 
 /// The result of processing one carrier email.
@@ -37,15 +75,19 @@ pub enum Outcome {
     Forward {
         /// The packet for the next hop and its address.
         onion: Onion,
-        /// How long to hold it (chosen by the sender).
+        /// How long to hold it (chosen by the sender, at most T/2).
         delay: Duration,
     },
-    /// Exit: deliver `message` (sanitized, with a fresh Date) to `recipients` by SMTP.
+    /// Exit: hold for `delay` (drawn by the exit, SPEC 2), then add the
+    /// `Date:` of that moment ([`crate::message::add_date`]) and deliver
+    /// `message` to `recipients` by SMTP, from the exit's own address.
     Deliver {
         /// Envelope recipients (To, Cc and Bcc of the original).
         recipients: Vec<String>,
-        /// The message, CRLF line endings.
+        /// The message as delivered (sanitized again), CRLF line endings, no Date yet.
         message: Vec<u8>,
+        /// The exit's own delay.
+        delay: Duration,
     },
     /// Exit: a fragment was stored; `have` of `need` are there.
     FragmentHeld {
@@ -60,39 +102,54 @@ pub enum Outcome {
     Dropped(DropReason),
 }
 
-/// A mix node: its key, the directory, and where it remembers replay tags and fragments.
+/// What [`MixNode::rotate`] deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Periods whose secret keys were deleted.
+    pub keys_deleted: Vec<u64>,
+    /// Replay tags forgotten with them.
+    pub tags_deleted: u64,
+}
+
+/// A mix node: its keys, the directory, and where it remembers replay tags and fragments.
 pub struct MixNode<S: NodeStore = MemoryStore> {
-    key: NodeSecretKey,
+    keys: NodeKeys,
     directory: Directory,
     me: NodeEntry,
     store: S,
+    /// Draws the exit's delays; seeded from the OS.
+    rng: ChaCha20Rng,
+    /// The period of the last rotation, so it runs once per period.
+    rotated_at: Option<u64>,
 }
 
 impl MixNode<MemoryStore> {
-    /// A node keeping its state in memory. Errors if the key's public half is not in `directory`.
-    pub fn new(secret_key: [u8; 32], directory: Directory) -> Result<Self, Error> {
-        Self::with_store(
-            NodeSecretKey::from_bytes(secret_key),
-            directory,
-            MemoryStore::new(),
-        )
+    /// A node keeping its state in memory. Errors if its identity is not in
+    /// `directory`, or a key it holds differs from the one listed for it.
+    pub fn new(keys: NodeKeys, directory: Directory) -> Result<Self, Error> {
+        Self::with_store(keys, directory, MemoryStore::new())
     }
 }
 
 impl<S: NodeStore> MixNode<S> {
     /// A node with its own store (the daemon's persistent one).
-    pub fn with_store(key: NodeSecretKey, directory: Directory, store: S) -> Result<Self, Error> {
-        let public = key.public_key();
-        let me = directory
-            .node_by_key(&public)
-            .cloned()
-            .ok_or(NodeError::NotInDirectory)?;
+    pub fn with_store(keys: NodeKeys, directory: Directory, store: S) -> Result<Self, Error> {
+        let me = own_entry(&directory, &keys)?;
+        let rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::randomness)?;
         Ok(MixNode {
-            key,
+            keys,
             directory,
             me,
             store,
+            rng,
+            rotated_at: None,
         })
+    }
+
+    /// Draws the exit's delays from `seed` instead of the OS, so that a
+    /// test run is reproducible.
+    pub fn seed_delays(&mut self, seed: u64) {
+        self.rng = ChaCha20Rng::seed_from_u64(seed);
     }
 
     /// This node's directory entry.
@@ -105,34 +162,101 @@ impl<S: NodeStore> MixNode<S> {
         &self.directory
     }
 
+    /// Switches to a newer directory, which must still list this node with
+    /// the keys it holds.
+    pub fn set_directory(&mut self, directory: Directory) -> Result<(), Error> {
+        self.me = own_entry(&directory, &self.keys)?;
+        self.directory = directory;
+        Ok(())
+    }
+
+    /// The node's keys.
+    pub fn keys(&self) -> &NodeKeys {
+        &self.keys
+    }
+
+    /// Adds the secret key for `period` (made ahead of time by the
+    /// daemon). Refused if the directory lists a different key for it.
+    pub fn insert_key(&mut self, period: u64, key: NodeSecretKey) -> Result<(), NodeError> {
+        if self
+            .me
+            .key_for(period)
+            .is_some_and(|listed| *listed != key.public_key())
+        {
+            return Err(NodeError::KeyMismatch { period });
+        }
+        self.keys.insert(period, key);
+        Ok(())
+    }
+
     /// The store, e.g. to expire fragments or read its size.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }
 
-    /// Processes one carrier email received at `now`.
-    pub fn process(&mut self, carrier_email: &[u8], now: SystemTime) -> Result<Outcome, Error> {
-        let payload_size = self.directory.params().payload_size;
-        let packet = read_carrier(carrier_email, packet_len(payload_size))?;
-        self.process_packet(&packet, now)
+    /// SPEC 2's forward secrecy: at `now`, deletes the secret keys and the
+    /// replay tags of every period before `P(now) - 1`. Runs by itself
+    /// whenever a packet arrives in a new period; call it on a timer too,
+    /// so keys of an idle node are deleted on time.
+    pub fn rotate(&mut self, now: SystemTime) -> Result<Rotation, Error> {
+        let keep_from = period_of(now, self.key_period()).saturating_sub(1);
+        let tags_deleted = self.store.forget_tags_before(keep_from)?;
+        let keys_deleted = self.keys.remove_before(keep_from);
+        self.rotated_at = Some(period_of(now, self.key_period()));
+        Ok(Rotation {
+            keys_deleted,
+            tags_deleted,
+        })
     }
 
-    /// Processes one packet (348 + p bytes) received at `now`.
-    pub fn process_packet(&mut self, packet: &[u8], now: SystemTime) -> Result<Outcome, Error> {
+    fn key_period(&self) -> Duration {
+        self.directory.params().key_period
+    }
+
+    /// Processes one carrier email received at `now`. With a transactional
+    /// store, call this between the store's `begin` and `commit`.
+    pub fn process(&mut self, carrier_email: &[u8], now: SystemTime) -> Result<Outcome, Error> {
         let payload_size = self.directory.params().payload_size;
-        match process_packet(&self.key, packet, payload_size)? {
+        let CarrierPacket { period, packet } =
+            read_carrier(carrier_email, packet_len(payload_size))?;
+        self.process_packet(period, &packet, now)
+    }
+
+    /// Processes one packet (348 + p bytes) of key period `period` received at `now`.
+    pub fn process_packet(
+        &mut self,
+        period: u64,
+        packet: &[u8],
+        now: SystemTime,
+    ) -> Result<Outcome, Error> {
+        let key_period = self.key_period();
+        if self.rotated_at != Some(period_of(now, key_period)) {
+            self.rotate(now)?;
+        }
+        if !accepts(period, now, key_period) {
+            return Ok(Outcome::Dropped(DropReason::PeriodNotAccepted));
+        }
+        let key = self
+            .keys
+            .get(period)
+            .ok_or(NodeError::MissingPeriodKey { period })?;
+        let payload_size = self.directory.params().payload_size;
+        match process_packet(key, packet, payload_size)? {
             Processed::Forward {
                 replay_tag,
                 next_id,
                 delay,
                 packet,
             } => {
+                if delay > max_delay(key_period) {
+                    return Ok(Outcome::Dropped(DropReason::DelayTooLong));
+                }
                 let next = self.next_hop(&next_id)?.address().to_owned();
-                if !self.store.remember_tag(&replay_tag)? {
+                if !self.store.remember_tag(period, &replay_tag)? {
                     return Ok(Outcome::Dropped(DropReason::Replay));
                 }
                 Ok(Outcome::Forward {
-                    onion: Onion::new(next, packet),
+                    onion: Onion::new(next, period, packet),
                     delay,
                 })
             }
@@ -140,8 +264,11 @@ impl<S: NodeStore> MixNode<S> {
                 replay_tag,
                 plaintext,
             } => {
+                if self.me.layer() != self.directory.params().hops {
+                    return Ok(Outcome::Dropped(DropReason::FinalHopNotExit));
+                }
                 let fragment = Fragment::from_plaintext(&plaintext, payload_size)?;
-                if !self.store.remember_tag(&replay_tag)? {
+                if !self.store.remember_tag(period, &replay_tag)? {
                     return Ok(Outcome::Dropped(DropReason::Replay));
                 }
                 self.collect(fragment, now)
@@ -168,9 +295,11 @@ impl<S: NodeStore> MixNode<S> {
     fn collect(&mut self, fragment: Fragment, now: SystemTime) -> Result<Outcome, Error> {
         let message_id = fragment.message_id;
         let need = usize::from(fragment.k);
+        let dropped = |reason| Ok(Outcome::Dropped(reason));
         match self.store.add_fragment(fragment, now)? {
-            FragmentStatus::AlreadyDelivered => Ok(Outcome::Dropped(DropReason::AlreadyDelivered)),
-            FragmentStatus::Duplicate => Ok(Outcome::Dropped(DropReason::DuplicateFragment)),
+            FragmentStatus::AlreadyDelivered => dropped(DropReason::AlreadyDelivered),
+            FragmentStatus::Duplicate => dropped(DropReason::DuplicateFragment),
+            FragmentStatus::Inconsistent => dropped(DropReason::InconsistentFragment),
             FragmentStatus::Held(have) if have < need => Ok(Outcome::FragmentHeld {
                 message_id,
                 have,
@@ -182,28 +311,49 @@ impl<S: NodeStore> MixNode<S> {
                 let (recipients, message) = decode_body(&body)?;
                 // Sanitize again: an old or careless sender must not leak more.
                 let clean = sanitize_for_delivery(&message)?;
+                let params = self.directory.params();
+                let delay = sample_exit_delay(params.mean_delay, params.key_period, &mut self.rng);
                 Ok(Outcome::Deliver {
                     recipients,
-                    message: add_date(&clean.message, now),
+                    message: clean.message,
+                    delay,
                 })
             }
         }
     }
 
-    /// Forgets incomplete messages whose first fragment came before `now - ttl`
-    /// (see [`fragment_ttl`]). Returns how many were dropped.
+    /// Forgets incomplete messages and delivered-message marks older than
+    /// [`fragment_ttl`]. Returns how many incomplete messages were dropped.
     pub fn expire(&mut self, now: SystemTime) -> Result<usize, Error> {
-        let ttl = fragment_ttl(&self.directory);
-        let cutoff = now.checked_sub(ttl).unwrap_or(SystemTime::UNIX_EPOCH);
-        Ok(self.store.expire(cutoff)?)
+        let cutoff = now
+            .checked_sub(fragment_ttl(&self.directory))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(self.store.expire(cutoff, cutoff)?)
     }
 }
 
-/// How long an exit keeps the fragments of an incomplete message: ten times
-/// the mean end-to-end delay, and at least a day, so that stragglers of the
-/// exponential delay tail still arrive in time.
+/// The directory's entry for the node holding `keys`, checked against them.
+fn own_entry(directory: &Directory, keys: &NodeKeys) -> Result<NodeEntry, NodeError> {
+    let me = directory
+        .node_by_identity(keys.identity())
+        .cloned()
+        .ok_or(NodeError::NotInDirectory)?;
+    for period in keys.periods() {
+        let held = keys.get(period).map(NodeSecretKey::public_key);
+        if let (Some(listed), Some(held)) = (me.key_for(period), held) {
+            if *listed != held {
+                return Err(NodeError::KeyMismatch { period });
+            }
+        }
+    }
+    Ok(me)
+}
+
+/// How long an exit keeps the fragments of an incomplete message, and the
+/// mark of a delivered one: two key periods. A packet of period P is
+/// refused from the start of P + 2 on (SPEC 2), and every fragment of a
+/// message is of the period it was wrapped in, so after two periods no
+/// fragment of it can arrive any more, however long MTAs retry.
 pub fn fragment_ttl(directory: &Directory) -> Duration {
-    let params = directory.params();
-    let mean_total = params.mean_delay * u32::from(params.hops);
-    (mean_total * 10).max(Duration::from_secs(86_400))
+    directory.params().key_period * 2
 }

@@ -1,7 +1,6 @@
 //! What a node must remember between packets. The library keeps it in
 //! memory ([`super::MemoryStore`]); the daemon supplies a persistent one.
 
-use super::NodeError;
 use crate::message::Fragment;
 use std::time::SystemTime;
 
@@ -14,27 +13,84 @@ pub enum FragmentStatus {
     Duplicate,
     /// Its message was already delivered: nothing stored.
     AlreadyDelivered,
+    /// It disagrees with the fragments held for its message about k, n or
+    /// the body length: nothing stored.
+    Inconsistent,
 }
 
-/// Replay tags and exit fragments.
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Storing more would pass the store's cap. Temporary: the MTA keeps
+    /// the carrier and retries once the spool drains.
+    #[error("the store is full ({used} of {limit} bytes used)")]
+    Full {
+        /// Bytes charged.
+        used: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// The backend failed (disk, database); temporary unless it says otherwise.
+    #[error("{0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The stored data cannot be read back; retrying will not help.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, StoreError::Corrupt(_))
+    }
+}
+
+/// Replay tags (per key period) and exit fragments.
+///
+/// A persistent store is transactional: [`MixNode::process`](super::MixNode::process)
+/// makes all its changes for one carrier between the caller's
+/// [`begin`](Self::begin) and [`commit`](Self::commit), so that the caller
+/// can add its own (the spooled packet) to the same transaction and
+/// acknowledge the carrier only once all of it is durable.
 pub trait NodeStore {
-    /// Records `tag`; `Ok(false)` if it was already there (a replay).
-    fn remember_tag(&mut self, tag: &[u8; 32]) -> Result<bool, NodeError>;
+    /// Starts a transaction (a no-op for stores that need none).
+    fn begin(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Makes everything since [`Self::begin`] durable at once.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Forgets everything since [`Self::begin`].
+    fn abort(&mut self) {}
+    /// Records `tag` under the key of `period`; `Ok(false)` if it was
+    /// already there (a replay).
+    fn remember_tag(&mut self, period: u64, tag: &[u8; 32]) -> Result<bool, StoreError>;
+    /// Forgets the replay tags of every period before `period` (their keys
+    /// are gone, so their packets can no longer be opened); returns how
+    /// many tags were removed.
+    fn forget_tags_before(&mut self, period: u64) -> Result<u64, StoreError>;
     /// Stores a fragment that arrived at `now`. Fragments of one message
-    /// must agree on k, n and body length ([`NodeError::InconsistentFragment`]).
+    /// must agree on k, n and body length ([`FragmentStatus::Inconsistent`]).
     fn add_fragment(
         &mut self,
         fragment: Fragment,
         now: SystemTime,
-    ) -> Result<FragmentStatus, NodeError>;
+    ) -> Result<FragmentStatus, StoreError>;
     /// Removes and returns the fragments of `message_id`, and remembers the
     /// message as delivered (until it expires) so late fragments are dropped.
     fn take_fragments(
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, NodeError>;
-    /// Forgets incomplete messages and delivered-message marks older than `cutoff`;
-    /// returns how many incomplete messages were dropped.
-    fn expire(&mut self, cutoff: SystemTime) -> Result<usize, NodeError>;
+    ) -> Result<Vec<Fragment>, StoreError>;
+    /// Forgets incomplete messages that began before `pending_cutoff` and
+    /// delivered-message marks older than `delivered_cutoff`; returns how
+    /// many incomplete messages were dropped.
+    fn expire(
+        &mut self,
+        pending_cutoff: SystemTime,
+        delivered_cutoff: SystemTime,
+    ) -> Result<usize, StoreError>;
 }

@@ -82,15 +82,25 @@ pub fn build_packet(
     )
 }
 
-/// The hops of `route` with their directory entries' tables.
+/// The hops of `route` with their keys for the current period.
 fn route_hops(route: &Route) -> Vec<PacketHop<'_>> {
     route
         .hops()
         .iter()
         .map(|hop| PacketHop {
             id: hop.id(),
-            key: hop.key(),
-            table: Some(hop.table()),
+            key: hop_key(hop, route),
+            table: None, // v2-compile-fix: NodeEntry keeps no table any more
         })
         .collect()
+}
+
+// v2-compile-fix: the key of the wall clock's period, else the directory's
+// first; the coordinator's wrap passes P(t) explicitly.
+pub(crate) fn hop_key<'a>(hop: &'a crate::directory::NodeEntry, route: &Route) -> &'a [u8; 32] {
+    const NO_KEY: [u8; 32] = [0; 32];
+    let period = crate::period::period_of(std::time::SystemTime::now(), route.key_period());
+    hop.key_for(period)
+        .or_else(|| hop.keys().first().map(|k| &k.key))
+        .unwrap_or(&NO_KEY)
 }

@@ -16,7 +16,7 @@ pub(crate) fn sphinx_route(route: &Route) -> Vec<Node> {
         .map(|hop| {
             Node::new(
                 NodeAddressBytes::from_bytes(*hop.id()),
-                x25519_dalek::PublicKey::from(*hop.key()),
+                x25519_dalek::PublicKey::from(*super::hop_key(hop, route)), // v2-compile-fix
             )
         })
         .collect()

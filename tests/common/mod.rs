@@ -15,6 +15,7 @@ pub fn network(hops: u8, payload_size: usize) -> SampleNetwork {
         payload_size,
         mean_delay: Duration::from_secs(30),
         seed: u64::from(hops) * 1000 + payload_size as u64,
+        ..SampleSpec::default()
     })
     .expect("sample network")
 }
@@ -43,6 +44,7 @@ pub fn delivery(outcome: Outcome) -> Option<(Vec<String>, Vec<u8>)> {
         Outcome::Deliver {
             recipients,
             message,
+            ..
         } => Some((recipients, message)),
         _ => None,
     }
