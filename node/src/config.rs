@@ -18,14 +18,30 @@ fn default_unknown_hop_retry_secs() -> u64 {
     DEFAULT_UNKNOWN_HOP_RETRY_SECS
 }
 
+/// Default for [`Config::key_periods_ahead`].
+pub const DEFAULT_KEY_PERIODS_AHEAD: u64 = 8;
+
+fn default_key_periods_ahead() -> u64 {
+    DEFAULT_KEY_PERIODS_AHEAD
+}
+
 /// A node's configuration file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The node's own mailbox, as listed in the directory; From of forwarded carriers.
     pub address: String,
-    /// The node's X25519 secret key file (from `keygen node`).
+    /// The node's Ed25519 identity key file (from `keygen node`).
     pub key_file: PathBuf,
+    /// Where the daemon keeps its X25519 key of each key period (made ahead
+    /// of time, deleted at the start of period P + 2). Default: the
+    /// directory `period-keys` next to `key_file`. Created with mode 0700.
+    pub key_dir: Option<PathBuf>,
+    /// How many key periods after the current one the daemon keeps keys
+    /// for, so descriptors can publish them before a directory needs them.
+    /// At least 2 (SPEC 2); default 8 (a directory spans at most 8 periods).
+    #[serde(default = "default_key_periods_ahead")]
+    pub key_periods_ahead: u64,
     /// The signed directory document. Re-read when the file changes.
     pub directory_file: PathBuf,
     /// Base64 Ed25519 public keys of the authorities the node trusts.
@@ -194,7 +210,26 @@ impl Config {
                 ),
             ));
         }
+        if !(2..=62).contains(&config.key_periods_ahead) {
+            return Err(invalid(
+                "key_periods_ahead",
+                format!(
+                    "{} is not in 2..=62 (keys for the current period and at least the next two, at most what a descriptor can list)",
+                    config.key_periods_ahead
+                ),
+            ));
+        }
         Ok(config)
+    }
+
+    /// The directory of the period keys.
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_dir.clone().unwrap_or_else(|| {
+            self.key_file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("period-keys")
+        })
     }
 
     /// The trusted authority keys, decoded.

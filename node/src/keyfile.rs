@@ -234,7 +234,7 @@ impl PeriodKeyDir {
     pub fn ensure(
         &self,
         periods: std::ops::RangeInclusive<u64>,
-        mut generate: impl FnMut() -> Zeroizing<[u8; 32]>,
+        mut generate: impl FnMut() -> Result<Zeroizing<[u8; 32]>, KeyFileError>,
     ) -> Result<Vec<u64>, KeyFileError> {
         let mut made = Vec::new();
         for period in periods {
@@ -242,7 +242,7 @@ impl PeriodKeyDir {
             if file.exists() {
                 continue;
             }
-            match write_secret(&file, &generate()) {
+            match write_secret(&file, &*generate()?) {
                 Ok(()) => made.push(period),
                 Err(KeyFileError::Exists(_)) => {}
                 Err(e) => return Err(e),
@@ -337,7 +337,7 @@ mod tests {
         let mut n = 0u8;
         let mut fresh = || {
             n += 1;
-            Zeroizing::new([n; 32])
+            Ok(Zeroizing::new([n; 32]))
         };
         assert_eq!(keys.ensure(10..=12, &mut fresh).unwrap(), vec![10, 11, 12]);
         assert_eq!(keys.ensure(11..=13, &mut fresh).unwrap(), vec![13]);

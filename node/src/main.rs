@@ -1,11 +1,15 @@
 //! The `mixmailer-node` command line.
 
 use clap::{Args, Parser, Subcommand};
-use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+use mixmailer::descriptor::{Descriptor, Role};
+use mixmailer::directory::PeriodKey;
+use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
 use mixmailer::Directory;
 use mixmailer_node::config::Config;
 use mixmailer_node::directory_file::{summary, DirectorySource};
-use mixmailer_node::keyfile::{decode_public, encode_public, read_secret, write_secret};
+use mixmailer_node::keyfile::{
+    decode_public, encode_public, read_secret, write_secret, PeriodKeyDir,
+};
 use mixmailer_node::receive::{deliver_to_daemon, read_bounded, ReceiveResult, EX_TEMPFAIL};
 use mixmailer_node::submit::Sendmail;
 use mixmailer_node::{daemon, send, status};
@@ -57,6 +61,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write this node's signed descriptor (SPEC 7) for the directory
+    /// authorities: identity, address, role and the public keys of its key
+    /// periods (from the key directory; keys still missing are made now).
+    Descriptor(DescriptorArgs),
     /// Wrap a message (file or stdin) as a pEp client would and submit its
     /// carriers to the first hop through the local MTA (for testing a network).
     Send(SendArgs),
@@ -64,7 +72,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeyKind {
-    /// A mix node's X25519 key.
+    /// A mix node's Ed25519 identity key (its period keys are made by the
+    /// daemon and by `descriptor`).
     Node {
         /// Where to write the secret key.
         #[arg(long)]
@@ -114,6 +123,36 @@ enum DirectoryAction {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    /// Forwards packets (layers 1 .. h-1).
+    Mix,
+    /// Delivers messages (layer h).
+    Exit,
+}
+
+#[derive(Args)]
+struct DescriptorArgs {
+    /// The node's TOML configuration (address, identity key, key directory).
+    #[arg(long)]
+    config: PathBuf,
+    /// The node's nickname in the directory.
+    #[arg(long)]
+    nickname: String,
+    /// Whether the node forwards or delivers.
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// The network name (default: the one of the node's directory file).
+    #[arg(long)]
+    network: Option<String>,
+    /// The key period T in seconds (default: the node's directory file's).
+    #[arg(long)]
+    key_period: Option<u64>,
+    /// Write the descriptor here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 #[derive(Args)]
 struct SendArgs {
     /// The signed directory.
@@ -145,6 +184,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Receive { config } => return receive(config),
         Command::Status { config, json } => show_status(config, json),
+        Command::Descriptor(args) => descriptor(args),
         Command::Send(args) => send_message(args),
     };
     match result {
@@ -165,7 +205,7 @@ fn keygen(kind: KeyKind) -> Result<(), String> {
     let mut rng = rng()?;
     let (out, public) = match kind {
         KeyKind::Node { out } => {
-            let key = NodeSecretKey::generate(&mut rng);
+            let key = NodeIdentityKey::generate(&mut rng);
             write_secret(&out, &key.to_bytes()).map_err(|e| e.to_string())?;
             (out, key.public_key())
         }
@@ -180,6 +220,96 @@ fn keygen(kind: KeyKind) -> Result<(), String> {
         out.display()
     );
     println!("{}", encode_public(&public));
+    Ok(())
+}
+
+fn descriptor(args: DescriptorArgs) -> Result<(), String> {
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    let now = config.clock(SystemTime::now());
+    let identity =
+        NodeIdentityKey::from_bytes(*read_secret(&config.key_file).map_err(|e| e.to_string())?);
+    // Network and key period: given, or from the directory the node uses.
+    let from_directory = || -> Result<(String, Duration), String> {
+        let directory = daemon::load_directory(&config, now).map_err(|e| {
+            format!("{e} (or give --network and --key-period for a node not yet in a directory)")
+        })?;
+        let p = directory.params();
+        Ok((p.network.clone(), p.key_period))
+    };
+    let (network, key_period) = match (args.network, args.key_period) {
+        (Some(n), Some(t)) => (n, Duration::from_secs(t)),
+        (n, t) => {
+            let (dn, dt) = from_directory()?;
+            (n.unwrap_or(dn), t.map(Duration::from_secs).unwrap_or(dt))
+        }
+    };
+    if key_period.is_zero() {
+        return Err("--key-period must be a positive number of seconds".into());
+    }
+    let keys = PeriodKeyDir::open(&config.key_dir()).map_err(|e| e.to_string())?;
+    let current = mixmailer::period::period_of(now, key_period);
+    let mut rng = rng()?;
+    keys.ensure(current..=current + config.key_periods_ahead, || {
+        Ok(NodeSecretKey::generate(&mut rng).to_bytes())
+    })
+    .map_err(|e| e.to_string())?;
+    let mut period_keys = Vec::new();
+    for period in keys.periods().map_err(|e| e.to_string())? {
+        if period + 1 < current {
+            continue;
+        }
+        let secret = NodeSecretKey::from_bytes(*keys.read(period).map_err(|e| e.to_string())?);
+        period_keys.push(PeriodKey {
+            period,
+            key: secret.public_key(),
+        });
+    }
+    let descriptor = Descriptor {
+        network,
+        key_period,
+        nickname: args.nickname,
+        address: config.address.clone(),
+        identity: identity.public_key(),
+        role: match args.role {
+            RoleArg::Mix => Role::Mix,
+            RoleArg::Exit => Role::Exit,
+        },
+        published: now,
+        keys: period_keys,
+    };
+    let signed = descriptor.sign(&identity).map_err(|e| e.to_string())?;
+    match args.out {
+        Some(path) => write_public(&path, &signed)?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&signed)
+                .map_err(|e| e.to_string())?
+        }
+    }
+    Ok(())
+}
+
+/// Writes a public document (descriptor, directory) atomically: readers
+/// never see half of it.
+fn write_public(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
     Ok(())
 }
 
@@ -200,8 +330,9 @@ fn directory(action: DirectoryAction) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", source.display()))?;
             let src =
                 DirectorySource::parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
+            let base = source.parent().unwrap_or(std::path::Path::new("."));
             let (params, nodes) = src
-                .to_parts(SystemTime::now())
+                .to_parts(SystemTime::now(), base)
                 .map_err(|e| format!("{}: {e}", source.display()))?;
             let keys = keys
                 .iter()

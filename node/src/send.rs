@@ -54,7 +54,7 @@ pub fn send(
         }
     };
     let onions = mix_wrap(message, &route)?;
-    for (i, onion) in onions.iter().enumerate() {
+    for (i, onion) in onions.onions().iter().enumerate() {
         let email = onion.to_email(from);
         if let Some(dir) = save_dir {
             let path = dir.join(format!("carrier-{}.eml", i + 1));
@@ -70,5 +70,5 @@ pub fn send(
                 source,
             })?;
     }
-    Ok(onions.len())
+    Ok(onions.onions().len())
 }

@@ -4,9 +4,11 @@
 //! everything else to a mailbox directory. The Postfix version of this test
 //! is `node/ci/e2e.sh`.
 
-use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
-use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
-use mixmailer_node::keyfile::{encode_public, write_secret};
+mod common;
+
+use common::{make_node, periods, whole, TestNode};
+use mixmailer::keys::AuthoritySigningKey;
+use mixmailer_node::keyfile::encode_public;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::os::unix::fs::PermissionsExt;
@@ -15,6 +17,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mixmailer-node");
+/// A day: long enough that no test crosses a period change by accident.
+const KEY_PERIOD: Duration = Duration::from_secs(86_400);
 
 struct Network {
     dir: tempfile::TempDir,
@@ -31,36 +35,19 @@ impl Drop for Network {
     }
 }
 
-fn sign(dir: &Path, keys: &[NodeSecretKey], auth: &AuthoritySigningKey, mean: u64, name: &str) {
-    let now = SystemTime::now();
-    let nodes: Vec<NodeEntry> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let n = i + 1;
-            NodeEntry::new(
-                &format!("node{n}"),
-                n as u8,
-                &format!("mix@node{n}.test"),
-                k.public_key(),
-            )
-        })
-        .collect();
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 3600);
-    let params = DirectoryParams {
-        network: "test".into(),
-        valid_after: start,
-        valid_until: start + Duration::from_secs(2 * 86_400),
-        hops: 3,
-        payload_size: 2048,
-        mean_delay: Duration::from_secs(mean),
-    };
-    let text = Directory::sign(&params, &nodes, &[auth]).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
+fn sign(dir: &Path, nodes: &[TestNode], auth: &AuthoritySigningKey, mean: u64, name: &str) {
+    let start = whole(SystemTime::now() - Duration::from_secs(3600));
+    let layered: Vec<(&TestNode, u8)> = nodes.iter().zip(1u8..).collect();
+    common::sign(
+        &dir.join(name),
+        auth,
+        &layered,
+        3,
+        mean,
+        KEY_PERIOD,
+        start,
+        start + Duration::from_secs(2 * 86_400),
+    );
 }
 
 /// A sendmail stand-in: node addresses go to that node's `receive`,
@@ -101,20 +88,23 @@ impl Network {
         let dir = tempfile::tempdir().unwrap();
         let mut rng = ChaCha20Rng::from_seed([7; 32]);
         let auth = AuthoritySigningKey::generate(&mut rng);
-        let keys: Vec<NodeSecretKey> = (0..3).map(|_| NodeSecretKey::generate(&mut rng)).collect();
-        sign(dir.path(), &keys, &auth, 0, "directory.txt");
+        let start = whole(SystemTime::now() - Duration::from_secs(3600));
+        let needed = periods(start, start + Duration::from_secs(2 * 86_400), KEY_PERIOD);
+        let nodes: Vec<TestNode> = (1..=3)
+            .map(|n| make_node(dir.path(), n, needed.clone(), &mut rng))
+            .collect();
+        sign(dir.path(), &nodes, &auth, 0, "directory.txt");
         // The same nodes with an hour of mean delay, for the sender only:
         // packets then surely wait in a spool.
-        sign(dir.path(), &keys, &auth, 3600, "slow.txt");
+        sign(dir.path(), &nodes, &auth, 3600, "slow.txt");
         let sendmail = fake_sendmail(dir.path());
         let authority = encode_public(&auth.public_key());
-        for (i, key) in keys.iter().enumerate() {
-            let n = i + 1;
+        for n in 1..=3 {
             let d = dir.path();
-            write_secret(&d.join(format!("node{n}.key")), &key.to_bytes()).unwrap();
             let config = format!(
                 "address = \"mix@node{n}.test\"\n\
                  key_file = \"{d}/node{n}.key\"\n\
+                 key_dir = \"{d}/node{n}-keys\"\n\
                  directory_file = \"{d}/directory.txt\"\n\
                  trusted_authorities = [\"{authority}\"]\n\
                  spool_dir = \"{d}/spool{n}\"\n\

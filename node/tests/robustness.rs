@@ -5,10 +5,15 @@
 //! that records what it was given. Tests that mount a tmpfs or chown need
 //! root and say SKIPPED (passing without checking) otherwise.
 
-use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
+mod common;
+
+use common::{make_node, periods, whole, TestNode};
+use mixmailer::directory::Directory;
 use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+use mixmailer::node::{MixNode, NodeKeys};
 use mixmailer::wrap::{mix_wrap_with, WrapOptions};
-use mixmailer_node::keyfile::{encode_public, write_secret};
+use mixmailer::Outcome;
+use mixmailer_node::keyfile::{encode_public, PeriodKeyDir};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -17,6 +22,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mixmailer-node");
+/// The shortest key period SPEC allows: time travel of a few hours
+/// crosses period changes.
+const KEY_PERIOD: Duration = Duration::from_secs(3600);
 
 fn is_root() -> bool {
     let probe = tempfile::NamedTempFile::new().unwrap();
@@ -63,14 +71,26 @@ impl Drop for Tmpfs {
     }
 }
 
-/// The nodes of a test network: node1 (layer 1) and node2 (layer 2) for
-/// two-hop routes, or node1 alone as the exit of one-hop routes.
+/// Who is where in a signed directory.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// node2 in layer 1, node1 the exit (layer 2).
+    Node1Exit,
+    /// node1 in layer 1, node2 the exit.
+    Node1Mix,
+    /// node1 in layer 1, node3 the exit (a network without node2).
+    Node1MixNode3Exit,
+}
+
+/// A two-layer test network of which node1 runs as a real daemon; node2's
+/// processing, where needed, is done in the test with the library.
 struct Net {
     dir: tempfile::TempDir,
     auth: AuthoritySigningKey,
-    keys: Vec<NodeSecretKey>,
+    nodes: Vec<TestNode>,
     rng: ChaCha20Rng,
     daemon: Option<Child>,
+    start: SystemTime,
 }
 
 impl Drop for Net {
@@ -82,60 +102,51 @@ impl Drop for Net {
     }
 }
 
+/// Directories are valid from an hour ago for this long (8 key periods
+/// at most, SPEC 1).
+const VALIDITY: Duration = Duration::from_secs(7 * 3600);
+
 impl Net {
     fn new(seed: u8) -> Net {
         let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+        let dir = tempfile::tempdir().unwrap();
         let auth = AuthoritySigningKey::generate(&mut rng);
-        let keys = (0..3).map(|_| NodeSecretKey::generate(&mut rng)).collect();
-        let net = Net {
-            dir: tempfile::tempdir().unwrap(),
+        let start = whole(SystemTime::now() - Duration::from_secs(3600));
+        let needed = periods(start, start + VALIDITY, KEY_PERIOD);
+        let nodes = (1..=3)
+            .map(|n| make_node(dir.path(), n, needed.clone(), &mut rng))
+            .collect();
+        Net {
+            dir,
             auth,
-            keys,
+            nodes,
             rng,
             daemon: None,
-        };
-        write_secret(&net.path("node1.key"), &net.keys[0].to_bytes()).unwrap();
-        net
+            start,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    /// Signs a directory of `hops` layers, valid from an hour ago for 30
-    /// days. Layer 2 is node2 (`keys[1]`), or with `other_exit` a node the
-    /// sender's directory does not have (`keys[2]`).
-    fn sign(&self, name: &str, hops: u8, mean_delay: u64, other_exit: bool) {
-        let mut nodes = vec![NodeEntry::new(
-            "node1",
-            1,
-            "mix@node1.test",
-            self.keys[0].public_key(),
-        )];
-        if hops == 2 {
-            let (nick, addr, key) = if other_exit {
-                ("node3", "mix@node3.test", &self.keys[2])
-            } else {
-                ("node2", "mix@node2.test", &self.keys[1])
-            };
-            nodes.push(NodeEntry::new(nick, 2, addr, key.public_key()));
-        }
-        let start = SystemTime::now() - Duration::from_secs(3600);
-        let secs = start
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-        let params = DirectoryParams {
-            network: "test".into(),
-            valid_after: start,
-            valid_until: start + Duration::from_secs(30 * 86_400),
-            hops,
-            payload_size: 2048,
-            mean_delay: Duration::from_secs(mean_delay),
+    fn sign(&self, name: &str, layout: Layout, mean_delay: u64) {
+        let n = &self.nodes;
+        let nodes = match layout {
+            Layout::Node1Exit => [(&n[1], 1), (&n[0], 2)],
+            Layout::Node1Mix => [(&n[0], 1), (&n[1], 2)],
+            Layout::Node1MixNode3Exit => [(&n[0], 1), (&n[2], 2)],
         };
-        let text = Directory::sign(&params, &nodes, &[&self.auth]).unwrap();
-        std::fs::write(self.path(name), text).unwrap();
+        common::sign(
+            &self.path(name),
+            &self.auth,
+            &nodes,
+            2,
+            mean_delay,
+            KEY_PERIOD,
+            self.start,
+            self.start + VALIDITY,
+        );
     }
 
     /// Writes node1's config: its directory, spool and sendmail, plus `extra` lines.
@@ -143,6 +154,7 @@ impl Net {
         let config = format!(
             "address = \"mix@node1.test\"\n\
              key_file = \"{d}/node1.key\"\n\
+             key_dir = \"{d}/node1-keys\"\n\
              directory_file = \"{d}/{directory}\"\n\
              trusted_authorities = [\"{a}\"]\n\
              spool_dir = \"{s}\"\n{extra}\n\
@@ -248,11 +260,26 @@ impl Net {
             .unwrap_or_default()
     }
 
+    fn directory(&self, name: &str) -> Directory {
+        let text = std::fs::read(self.path(name)).unwrap();
+        Directory::parse(&text, &[self.auth.public_key()], 1, SystemTime::now()).unwrap()
+    }
+
     /// The carrier emails of a message to `rcpt` over `route`, as the
     /// sender's directory `directory` describes the network.
     fn carriers(&mut self, directory: &str, route: &[&str], rcpt: &str) -> Vec<Vec<u8>> {
-        let text = std::fs::read(self.path(directory)).unwrap();
-        let dir = Directory::parse(&text, &[self.auth.public_key()], 1, SystemTime::now()).unwrap();
+        self.carriers_at(directory, route, rcpt, SystemTime::now())
+    }
+
+    /// [`Self::carriers`] wrapped at `now` (its key period).
+    fn carriers_at(
+        &mut self,
+        directory: &str,
+        route: &[&str],
+        rcpt: &str,
+        now: SystemTime,
+    ) -> Vec<Vec<u8>> {
+        let dir = self.directory(directory);
         let route = dir.route(route).unwrap();
         let message =
             format!("From: alice@example.test\r\nTo: {rcpt}\r\nSubject: t\r\n\r\nHello.\r\n");
@@ -260,12 +287,37 @@ impl Net {
             message.as_bytes(),
             &route,
             &WrapOptions::default(),
+            now,
             &mut self.rng,
         )
         .unwrap()
+        .onions()
         .iter()
         .map(|o| o.to_email("alice@example.test"))
         .collect()
+    }
+
+    /// Carriers for node1 as exit (layout [`Layout::Node1Exit`] in
+    /// `directory`): wrapped for node2 -> node1, and processed as node2 in
+    /// the test (mean delay 0).
+    fn exit_carriers(&mut self, directory: &str, rcpt: &str) -> Vec<Vec<u8>> {
+        let first = self.carriers(directory, &["node2", "node1"], rcpt);
+        let key_dir = PeriodKeyDir::open(&self.path("node2-keys")).unwrap();
+        let mut keys = NodeKeys::new(self.nodes[1].identity);
+        for period in key_dir.periods().unwrap() {
+            keys.insert(
+                period,
+                NodeSecretKey::from_bytes(*key_dir.read(period).unwrap()),
+            );
+        }
+        let mut node2 = MixNode::new(keys, self.directory(directory)).unwrap();
+        first
+            .iter()
+            .map(|c| match node2.process(c, SystemTime::now()).unwrap() {
+                Outcome::Forward { onion, .. } => onion.to_email("mix@node2.test"),
+                other => panic!("node2 should forward, not {other:?}"),
+            })
+            .collect()
     }
 
     fn receive(&self, email: &[u8]) -> Output {
@@ -308,7 +360,7 @@ fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
     // Declared first so it is unmounted after the daemon is gone.
     let spool = Tmpfs::mount("2m");
     let mut net = Net::new(1);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     net.configure("directory.txt", spool.path(), "");
     // The first submission fills the spool's disk: the MTA took the mail,
     // and now the store cannot record that it did.
@@ -320,7 +372,7 @@ fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
     ));
     net.start();
 
-    let first = net.carriers("directory.txt", &["node1"], "bob1@example.test");
+    let first = net.exit_carriers("directory.txt", "bob1@example.test");
     assert!(net.receive(&first[0]).status.success());
     wait_until(
         "the first delivery",
@@ -341,7 +393,7 @@ fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
     );
 
     // While the disk is full, new carriers stay with the MTA.
-    let second = net.carriers("directory.txt", &["node1"], "bob2@example.test");
+    let second = net.exit_carriers("directory.txt", "bob2@example.test");
     assert_eq!(
         net.receive(&second[0]).status.code(),
         Some(75),
@@ -381,7 +433,7 @@ fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
 #[test]
 fn kill_9_during_a_submission_never_delivers_twice() {
     let mut net = Net::new(2);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     let spool = net.path("spool");
     net.configure("directory.txt", &spool, "");
     // The first submission hangs after the MTA got the mail: the daemon
@@ -391,7 +443,7 @@ fn kill_9_during_a_submission_never_delivers_twice() {
         d = net.dir.path().display()
     ));
     net.start();
-    let first = net.carriers("directory.txt", &["node1"], "bob1@example.test");
+    let first = net.exit_carriers("directory.txt", "bob1@example.test");
     assert!(net.receive(&first[0]).status.success());
     wait_until(
         "the hanging submission",
@@ -412,7 +464,7 @@ fn kill_9_during_a_submission_never_delivers_twice() {
     assert_eq!(net.sent(), vec!["bob1@example.test".to_owned()]);
     assert_eq!(net.field("deliveries waiting"), "0");
     // It keeps working.
-    let second = net.carriers("directory.txt", &["node1"], "bob2@example.test");
+    let second = net.exit_carriers("directory.txt", "bob2@example.test");
     assert!(net.receive(&second[0]).status.success());
     wait_until(
         "the second delivery",
@@ -425,8 +477,8 @@ fn kill_9_during_a_submission_never_delivers_twice() {
 fn unknown_next_hop_is_retried_for_a_while_then_dropped() {
     let mut net = Net::new(3);
     // The sender knows node2; node1's directory has another layer-2 node.
-    net.sign("sender.txt", 2, 0, false);
-    net.sign("old.txt", 2, 0, true);
+    net.sign("sender.txt", Layout::Node1Mix, 0);
+    net.sign("old.txt", Layout::Node1MixNode3Exit, 0);
     let spool = net.path("spool");
     net.configure("old.txt", &spool, "unknown_hop_retry_secs = 4");
     net.sendmail("");
@@ -492,7 +544,7 @@ fn unknown_next_hop_is_retried_for_a_while_then_dropped() {
 #[test]
 fn spool_is_created_private() {
     let mut net = Net::new(4);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     let spool = net.path("spool");
     net.configure("directory.txt", &spool, "");
     net.sendmail("");
@@ -505,7 +557,7 @@ fn spool_is_created_private() {
 #[test]
 fn readable_spool_directory_is_refused_at_start() {
     let mut net = Net::new(5);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     let spool = net.path("spool");
     std::fs::create_dir(&spool).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -521,7 +573,7 @@ fn readable_spool_directory_is_refused_at_start() {
 #[test]
 fn readable_spool_database_is_refused_at_start() {
     let mut net = Net::new(6);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     let spool = net.path("spool");
     net.configure("directory.txt", &spool, "");
     net.sendmail("");
@@ -543,7 +595,7 @@ fn readable_spool_database_is_refused_at_start() {
 fn spool_of_another_user_is_refused_at_start() {
     needs_root!("spool_of_another_user_is_refused_at_start");
     let mut net = Net::new(7);
-    net.sign("directory.txt", 1, 0, false);
+    net.sign("directory.txt", Layout::Node1Exit, 0);
     let spool = net.path("spool");
     std::fs::create_dir(&spool).unwrap();
     std::os::unix::fs::chown(&spool, Some(4242), None).unwrap();
@@ -579,9 +631,10 @@ fn keygen_never_overwrites_a_key() {
 #[test]
 fn full_store_accepts_again_after_an_expiry_pass() {
     let mut net = Net::new(8);
-    // Hour-long delays keep the packets in node1's spool.
-    net.sign("sender.txt", 2, 3600, false);
-    net.sign("directory.txt", 2, 0, false);
+    // Minutes-long delays (the most h * s <= T/8 allows) keep the packets
+    // in node1's spool.
+    net.sign("sender.txt", Layout::Node1Mix, 225);
+    net.sign("directory.txt", Layout::Node1Mix, 0);
     let spool = net.path("spool");
     // Room for two packets (about 2.5 kB each) and their tags.
     net.configure("directory.txt", &spool, "max_store_bytes = 6000");
@@ -598,13 +651,15 @@ fn full_store_accepts_again_after_an_expiry_pass() {
         "the cap is reached"
     );
 
-    // Three weeks later no next hop accepts those packets any more (their
-    // key period is over): the expiry pass removes them.
+    // Three hours later no next hop accepts those packets any more (their
+    // key period P ended, and P + 1 too): the expiry pass removes them.
+    // (Their delays are at most half an hour, T/2, but the MTA could have
+    // refused them for longer.)
     net.kill9();
     net.configure(
         "directory.txt",
         &spool,
-        "max_store_bytes = 6000\ntest_clock_offset_secs = 1814400",
+        "max_store_bytes = 6000\ntest_clock_offset_secs = 10800",
     );
     net.start();
     wait_until(
@@ -615,7 +670,10 @@ fn full_store_accepts_again_after_an_expiry_pass() {
         },
         || net.log(),
     );
-    assert!(net.receive(&third[0]).status.success(), "{}", net.log());
+    // What senders wrap now, in the current period, is accepted again.
+    let later = SystemTime::now() + Duration::from_secs(10_800);
+    let fresh = net.carriers_at("sender.txt", &["node1", "node2"], "d@example.test", later);
+    assert!(net.receive(&fresh[0]).status.success(), "{}", net.log());
     assert_eq!(net.field("packets waiting"), "1");
     assert!(net.sent().is_empty(), "expired packets are never sent");
 }

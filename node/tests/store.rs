@@ -3,7 +3,7 @@
 //! refuses rather than loses.
 
 use mixmailer::message::Fragment;
-use mixmailer::node::{FragmentStatus, NodeError, NodeStore};
+use mixmailer::node::{FragmentStatus, NodeStore};
 use mixmailer_node::store::{RedbStore, SpoolItem, StoreError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +22,7 @@ fn t(secs: u64) -> SystemTime {
 fn forward(n: u8) -> SpoolItem {
     SpoolItem::Forward {
         next_hop: "mix@node2.test".into(),
+        period: 1,
         packet: vec![n; 2396],
     }
 }
@@ -57,12 +58,12 @@ fn committed_packets_survive_a_crash() {
     if let Ok(path) = std::env::var("CRASH_DB") {
         let mut store = RedbStore::open(Path::new(&path), 100 * MB).unwrap();
         store.begin().unwrap();
-        assert!(store.remember_tag(&[1; 32]).unwrap());
+        assert!(store.remember_tag(1, &[1; 32]).unwrap());
         store.spool(forward(1), t(60), far()).unwrap();
         store.commit().unwrap();
         // A second carrier is being processed when the node dies.
         store.begin().unwrap();
-        assert!(store.remember_tag(&[2; 32]).unwrap());
+        assert!(store.remember_tag(1, &[2; 32]).unwrap());
         store.spool(forward(2), t(30), far()).unwrap();
         std::process::abort();
     }
@@ -82,8 +83,8 @@ fn committed_packets_survive_a_crash() {
     assert_eq!(store.due(t(60), 10).unwrap().len(), 1);
     // The committed tag persists; the uncommitted one never existed, so
     // the MTA's retry of that carrier is processed normally.
-    assert!(!store.remember_tag(&[1; 32]).unwrap());
-    assert!(store.remember_tag(&[2; 32]).unwrap());
+    assert!(!store.remember_tag(1, &[1; 32]).unwrap());
+    assert!(store.remember_tag(1, &[2; 32]).unwrap());
 }
 
 #[test]
@@ -91,7 +92,7 @@ fn aborted_transaction_leaves_no_tag_and_no_packet() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
     store.begin().unwrap();
-    store.remember_tag(&[3; 32]).unwrap();
+    store.remember_tag(1, &[3; 32]).unwrap();
     store.spool(forward(3), t(1), far()).unwrap();
     store.abort();
     assert!(store.spooled().unwrap().is_empty());
@@ -104,10 +105,10 @@ fn replay_tags_persist_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
-        assert!(store.remember_tag(&[9; 32]).unwrap());
+        assert!(store.remember_tag(1, &[9; 32]).unwrap());
     }
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
-    assert!(!store.remember_tag(&[9; 32]).unwrap());
+    assert!(!store.remember_tag(1, &[9; 32]).unwrap());
     assert_eq!(store.stats().unwrap().replay_tags, 1);
 }
 
@@ -148,8 +149,8 @@ fn inconsistent_fragment_is_refused() {
     let mut other = fragment(1, 1);
     other.body_len = 99;
     assert_eq!(
-        store.add_fragment(other, t(1)),
-        Err(NodeError::InconsistentFragment)
+        store.add_fragment(other, t(1)).unwrap(),
+        FragmentStatus::Inconsistent
     );
 }
 
@@ -160,7 +161,7 @@ fn expiry_drops_old_incomplete_messages_and_frees_their_bytes() {
     store.add_fragment(fragment(1, 0), t(0)).unwrap();
     store.add_fragment(fragment(2, 0), t(100)).unwrap();
     let before = store.stats().unwrap().bytes_used;
-    assert_eq!(store.expire(t(50)).unwrap(), 1);
+    assert_eq!(store.expire(t(50), t(50)).unwrap(), 1);
     let stats = store.stats().unwrap();
     assert_eq!((stats.held_messages, stats.held_fragments), (1, 1));
     assert!(stats.bytes_used < before);
@@ -362,16 +363,21 @@ fn delivered_marks_outlive_the_fragment_ttl_by_the_mta_queue_lifetime() {
     store.add_fragment(fragment(1, 0), t(0)).unwrap();
     store.add_fragment(fragment(1, 1), t(0)).unwrap();
     store.take_fragments(&[1; 16], t(0)).unwrap();
-    // `expire` gets now - fragment TTL: a pass just after the TTL, and one
-    // just before the MTA's last retry of a late carrier, keep the mark.
-    store.expire(t(1)).unwrap();
-    store.expire(t(0) + MTA_QUEUE_LIFETIME).unwrap();
+    // `expire` gets now - fragment TTL (two key periods) for both cutoffs:
+    // a pass just after the TTL, and one just before the MTA's last retry
+    // of a late carrier, keep the mark.
+    store.expire(t(1), t(1)).unwrap();
+    store
+        .expire(t(0) + MTA_QUEUE_LIFETIME, t(0) + MTA_QUEUE_LIFETIME)
+        .unwrap();
     assert_eq!(
         store.add_fragment(fragment(1, 2), t(2)).unwrap(),
         FragmentStatus::AlreadyDelivered,
         "a late parity fragment must not deliver the message again"
     );
-    store.expire(t(1) + MTA_QUEUE_LIFETIME).unwrap();
+    store
+        .expire(t(1) + MTA_QUEUE_LIFETIME, t(1) + MTA_QUEUE_LIFETIME)
+        .unwrap();
     assert_eq!(store.stats().unwrap().delivered_marks, 0);
 }
 

@@ -6,25 +6,17 @@ use crate::protocol::Reply;
 use crate::store::{SpoolItem, StoreError, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::read_carrier;
 use mixmailer::message::MessageError;
-use mixmailer::node::{DropReason, NodeError};
-use mixmailer::period::{period_of, period_start};
+use mixmailer::node::NodeError;
+use mixmailer::period::period_start;
 use mixmailer::sphinx::packet_len;
 use mixmailer::{Error, Outcome};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
 
-fn drop_reason(reason: DropReason) -> &'static str {
-    match reason {
-        DropReason::Replay => "replay (its tag was seen before)",
-        DropReason::AlreadyDelivered => "its message was already delivered",
-        DropReason::DuplicateFragment => "duplicate fragment",
-    }
-}
-
-/// Whether the library's error may go away on retry (the store failed),
-/// as opposed to a carrier that is wrong for good.
+/// Whether the library's error may go away on retry (the store failed, a
+/// period key is missing), as opposed to a carrier that is wrong for good.
 fn is_temporary(error: &Error) -> bool {
-    matches!(error, Error::Node(NodeError::Storage(_)))
+    matches!(error, Error::Node(e) if e.is_temporary())
 }
 
 /// The reason a carrier was dropped, as it may be logged and told to the
@@ -51,46 +43,48 @@ struct ToSpool {
     log: &'static str,
 }
 
-/// The key period the daemon assumes until directories carry one
-/// (SPEC v2's `key-period`): the longest SPEC allows, so no packet a v2
-/// node would still forward expires early here.
-pub(crate) const ASSUMED_KEY_PERIOD: Duration = Duration::from_secs(604_800);
-
-/// When a forward received at `now` stops being worth sending: its next hop
-/// accepts packets of period P only until the start of P + 2 (SPEC 2).
-pub(crate) fn forward_deadline(now: SystemTime, key_period: Duration) -> SystemTime {
-    period_start(period_of(now, key_period).saturating_add(2), key_period)
+/// When a forward of key period `period` stops being worth sending: its
+/// next hop accepts packets of period P only until the start of P + 2
+/// (SPEC 2).
+pub(crate) fn forward_deadline(period: u64, key_period: Duration) -> SystemTime {
+    period_start(period.saturating_add(2), key_period)
 }
 
-fn spool_item(outcome: Outcome, now: SystemTime) -> Option<ToSpool> {
+fn spool_item(outcome: Outcome, now: SystemTime, key_period: Duration) -> Option<ToSpool> {
     match outcome {
         Outcome::Forward { onion, delay } => {
             let next_hop = onion.first_hop().to_owned();
+            let period = onion.period();
             let release = now.checked_add(delay).unwrap_or(now);
             Some(ToSpool {
                 item: SpoolItem::Forward {
                     next_hop,
+                    period,
                     packet: onion.into_packet(),
                 },
                 release,
-                expires: forward_deadline(now, ASSUMED_KEY_PERIOD),
+                expires: forward_deadline(period, key_period),
                 log: "received a packet; holding it for forwarding",
             })
         }
         Outcome::Deliver {
             recipients,
             message,
-        } => Some(ToSpool {
-            item: SpoolItem::Deliver {
-                recipients,
-                message,
-            },
-            release: now,
-            // As long as an MTA would keep trying: a local MTA that refuses
-            // for that long is not coming back for this message.
-            expires: now + MTA_QUEUE_LIFETIME,
-            log: "received a fragment; its message is complete and queued for delivery",
-        }),
+            delay,
+        } => {
+            let release = now.checked_add(delay).unwrap_or(now);
+            Some(ToSpool {
+                item: SpoolItem::Deliver {
+                    recipients,
+                    message,
+                },
+                release,
+                // As long as an MTA would keep trying: a local MTA that
+                // refuses for that long is not coming back for this message.
+                expires: release + MTA_QUEUE_LIFETIME,
+                log: "received a fragment; its message is complete and queued for delivery",
+            })
+        }
         Outcome::FragmentHeld { .. } | Outcome::Dropped(_) => None,
     }
 }
@@ -99,8 +93,10 @@ fn spool_item(outcome: Outcome, now: SystemTime) -> Option<ToSpool> {
 /// none): the same carrier retried by the MTA hashes the same, whatever
 /// trace headers the MTA added.
 fn packet_hash(email: &[u8], payload_size: usize) -> [u8; 32] {
-    let packet = read_carrier(email, packet_len(payload_size)).ok();
-    Sha256::digest(packet.as_deref().unwrap_or(email)).into()
+    match read_carrier(email, packet_len(payload_size)) {
+        Ok(carrier) => Sha256::digest(&carrier.packet).into(),
+        Err(_) => Sha256::digest(email).into(),
+    }
 }
 
 /// A packet whose next hop this node's directory does not list may be
@@ -181,15 +177,16 @@ pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> 
             Reply::Accepted("fragment held".into()),
         ),
         Outcome::Dropped(reason) => (
-            format!("dropped a packet: {}", drop_reason(*reason)),
-            Reply::Dropped(drop_reason(*reason).into()),
+            format!("dropped a packet: {}", reason.as_str()),
+            Reply::Dropped(reason.as_str().into()),
         ),
         _ => (String::new(), Reply::Accepted("accepted".into())),
     };
     let mut log = log;
     let mut spooled = false;
     let mut reply = reply;
-    if let Some(to_spool) = spool_item(outcome, now) {
+    let key_period = state.node.directory().params().key_period;
+    if let Some(to_spool) = spool_item(outcome, now, key_period) {
         if to_spool.release >= to_spool.expires {
             // Its next hop would refuse it by then; the tag stays stored.
             log = "dropped a packet: its delay outlives its key period".into();
@@ -258,16 +255,18 @@ mod tests {
 #[cfg(test)]
 mod deadline_tests {
     use super::forward_deadline;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn a_forward_is_worth_sending_until_its_period_plus_two_starts() {
         let t = Duration::from_secs(3600);
         let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
-        // Received at the start and at the end of period 10: either way its
-        // next hop accepts period 10 until period 12 begins.
-        assert_eq!(forward_deadline(at(36_000), t), at(43_200));
-        assert_eq!(forward_deadline(at(39_599), t), at(43_200));
-        assert!(forward_deadline(SystemTime::now(), t) > SystemTime::now() + t);
+        // A packet of period 10 is accepted by its next hop until period
+        // 12 begins, whenever this node received it.
+        assert_eq!(forward_deadline(10, t), at(12 * 3600));
+        assert_eq!(
+            forward_deadline(u64::MAX, t),
+            forward_deadline(u64::MAX - 2, t)
+        );
     }
 }

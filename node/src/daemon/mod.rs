@@ -7,13 +7,16 @@
 //! it is released, with its next hop but nothing about its arrival.
 
 mod handle;
+mod periods;
 mod release;
 mod server;
 
 use crate::config::Config;
+use crate::keyfile::PeriodKeyDir;
 use crate::store::{check_private, RedbStore, StoreError};
 use crate::submit::Sendmail;
-use mixmailer::keys::NodeSecretKey;
+use mixmailer::keys::NodeIdentityKey;
+use mixmailer::node::NodeKeys;
 use mixmailer::{Directory, MixNode};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
@@ -25,7 +28,7 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// The key file could not be read.
+    /// The identity key file or a period key could not be read or written.
     #[error("key: {0}")]
     Key(#[from] crate::keyfile::KeyFileError),
     /// The directory file could not be read.
@@ -74,10 +77,15 @@ pub enum StartError {
     Signals(std::io::Error),
 }
 
-/// The node and what it needs to rebuild itself on a new directory.
+/// The node, its key directory, and what it needs to follow a new directory.
 pub(crate) struct NodeState {
     pub(crate) node: MixNode<RedbStore>,
-    key: NodeSecretKey,
+    /// The node's identity public key.
+    identity: [u8; 32],
+    /// Where its period keys live.
+    keys: PeriodKeyDir,
+    /// The key period of the last completed rotation.
+    rotated_period: Option<u64>,
     directory_stamp: Option<SystemTime>,
 }
 
@@ -141,7 +149,7 @@ fn file_stamp(path: &Path) -> Option<SystemTime> {
 }
 
 /// Reads and verifies the configured directory at `now`.
-pub(crate) fn load_directory(config: &Config, now: SystemTime) -> Result<Directory, StartError> {
+pub fn load_directory(config: &Config, now: SystemTime) -> Result<Directory, StartError> {
     let path = config.directory_file.display().to_string();
     let text =
         std::fs::read(&config.directory_file).map_err(|source| StartError::DirectoryRead {
@@ -157,22 +165,27 @@ pub(crate) fn load_directory(config: &Config, now: SystemTime) -> Result<Directo
 
 fn build_node(
     config: &Config,
-    key: NodeSecretKey,
+    keys: NodeKeys,
     directory: Directory,
     store: RedbStore,
 ) -> Result<MixNode<RedbStore>, StartError> {
     let node =
-        MixNode::with_store(key, directory, store).map_err(|source| StartError::Directory {
+        MixNode::with_store(keys, directory, store).map_err(|source| StartError::Directory {
             path: config.directory_file.display().to_string(),
             source,
         })?;
+    check_address(config, &node)?;
+    Ok(node)
+}
+
+fn check_address(config: &Config, node: &MixNode<RedbStore>) -> Result<(), StartError> {
     if !node.entry().address().eq_ignore_ascii_case(&config.address) {
         return Err(StartError::AddressMismatch {
             config: config.address.clone(),
             directory: node.entry().address().to_owned(),
         });
     }
-    Ok(node)
+    Ok(())
 }
 
 /// Opens the store, waiting a little while another process holds it: a
@@ -203,7 +216,9 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
             source,
         })?;
     check_private(spool, "spool directory")?;
-    let key = NodeSecretKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?);
+    // Only the public half is kept: the daemon never signs as the node.
+    let identity =
+        NodeIdentityKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?).public_key();
     let now = config.clock(SystemTime::now());
     if config.test_clock_offset_secs != 0 {
         tracing::warn!(
@@ -213,6 +228,8 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     }
     let directory = load_directory(&config, now)?;
     let directory_stamp = file_stamp(&config.directory_file);
+    let key_dir = PeriodKeyDir::open(&config.key_dir())?;
+    let node_keys = periods::prepare(&key_dir, &config, &directory, identity, now)?;
     let mut store = open_store(&config)?;
     let recovered = store.recover_submissions(now)?;
     if recovered.forwards_requeued > 0 {
@@ -228,23 +245,23 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         );
     }
     let reader = store.handle();
-    let node = build_node(
-        &config,
-        NodeSecretKey::from_bytes(*key.to_bytes()),
-        directory,
-        store,
-    )?;
+    let node = build_node(&config, node_keys, directory, store)?;
+    let mut state = NodeState {
+        node,
+        identity,
+        keys: key_dir,
+        rotated_period: None,
+        directory_stamp,
+    };
+    // The tags of periods whose keys are gone go now, not at the first packet.
+    periods::rotate(&mut state, &config, now);
     let sendmail = Sendmail::new(
         config.outgoing.sendmail.clone(),
         Duration::from_secs(config.outgoing.sendmail_timeout_secs),
     );
     Ok(Arc::new(Shared {
         config,
-        state: Mutex::new(NodeState {
-            node,
-            key,
-            directory_stamp,
-        }),
+        state: Mutex::new(state),
         reader,
         sendmail,
         wake: Condvar::new(),
@@ -271,19 +288,21 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
             return;
         }
     };
-    let store = state.node.store_mut().handle();
-    match build_node(
-        &shared.config,
-        NodeSecretKey::from_bytes(*state.key.to_bytes()),
-        directory,
-        store,
-    ) {
-        Ok(node) => {
-            state.node = node;
-            tracing::info!("loaded a new directory");
-        }
-        Err(e) => tracing::error!("keeping the old directory: {e}"),
+    let previous = state.node.directory().clone();
+    if let Err(e) = state.node.set_directory(directory) {
+        tracing::error!("keeping the old directory: {e}");
+        return;
     }
+    if let Err(e) = check_address(&shared.config, &state.node) {
+        tracing::error!("keeping the old directory: {e}");
+        // Cannot fail: the old directory was accepted with the same keys.
+        let _ = state.node.set_directory(previous);
+        return;
+    }
+    tracing::info!("loaded a new directory");
+    // A new key period length, or keys now listed: look again.
+    state.rotated_period = None;
+    periods::rotate(&mut state, &shared.config, shared.now());
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. SIGHUP re-reads the directory.
@@ -297,10 +316,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
         let entry = state.node.entry();
         let stats = shared.reader.stats()?;
         tracing::info!(
-            "started node {} (layer {} of {}); spool holds {} packets to forward and {} deliveries, {} held fragments, {} replay tags",
+            "started node {} (layer {} of {}), keys for key periods {:?}; spool holds {} packets to forward and {} deliveries, {} held fragments, {} replay tags",
             entry.nickname(),
             entry.layer(),
             state.node.directory().params().hops,
+            state.node.keys().periods().collect::<Vec<_>>(),
             stats.forwards_waiting,
             stats.deliveries_waiting,
             stats.held_fragments,

@@ -5,6 +5,7 @@
 use super::{reload_directory, Shared};
 use crate::store::{SpoolEntry, SpoolItem, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::write_carrier;
+use mixmailer::message::add_date;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -101,13 +102,18 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
     }
     let own = &shared.config.address;
     let result = match &entry.item {
-        SpoolItem::Forward { next_hop, packet } => {
+        SpoolItem::Forward {
+            next_hop,
+            period,
+            packet,
+        } => {
             let domain = own.rsplit_once('@').map_or("mixmailer.invalid", |(_, d)| d);
             let email = write_carrier(
                 own,
                 next_hop,
                 now,
                 &format!("{}@{domain}", random_id()),
+                *period,
                 packet,
             );
             shared
@@ -117,9 +123,14 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
         SpoolItem::Deliver {
             recipients,
             message,
-        } => shared
-            .sendmail
-            .submit(shared.config.delivery_sender(), recipients, message, true),
+        } => {
+            // Dated when it leaves, so the Date says nothing of the
+            // exit's delay (SPEC 6).
+            let message = add_date(message, now);
+            shared
+                .sendmail
+                .submit(shared.config.delivery_sender(), recipients, &message, true)
+        }
     };
     let what = match &entry.item {
         SpoolItem::Forward { next_hop, .. } => format!("forwarded a packet to {next_hop}"),
@@ -206,6 +217,7 @@ pub(crate) fn release_loop(shared: &Shared) {
             reload_directory(shared, false);
             last_reload = Instant::now();
         }
+        super::periods::rotate(&mut shared.lock(), &shared.config, now);
         let due = match shared.reader.due(now, BATCH) {
             Ok(due) => due,
             Err(e) => {
@@ -278,19 +290,18 @@ mod tests {
 mod spool_tests {
     use super::*;
     use crate::config::Config;
-    use crate::keyfile::{encode_public, write_secret};
-    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry};
-    use mixmailer::keys::{AuthoritySigningKey, NodeSecretKey};
+    use crate::keyfile::{encode_public, write_secret, PeriodKeyDir};
+    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry, PeriodKey};
+    use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
     use rand_core::SeedableRng;
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
-    /// A one-node network whose sendmail fails until `dir/mta-up` exists,
-    /// and then appends what it gets to `dir/sent`.
+    /// A two-node network run by n1 (layer 1), whose sendmail fails until
+    /// `dir/mta-up` exists, and then appends what it gets to `dir/sent`.
     fn node(dir: &Path) -> std::sync::Arc<Shared> {
         let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
         let auth = AuthoritySigningKey::generate(&mut rng);
-        let key = NodeSecretKey::generate(&mut rng);
         let now = SystemTime::now();
         let secs = now
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -301,14 +312,36 @@ mod spool_tests {
             network: "t".into(),
             valid_after: start,
             valid_until: start + Duration::from_secs(86_400),
-            hops: 1,
+            hops: 2,
             payload_size: 2048,
             mean_delay: Duration::ZERO,
+            key_period: Duration::from_secs(86_400),
         };
-        let entry = NodeEntry::new("n1", 1, "mix@n1.test", key.public_key());
-        let text = Directory::sign(&params, &[entry], &[&auth]).unwrap();
+        // Each node's keys for the (at most two) periods of the directory.
+        let entry = |n: u8, rng: &mut rand_chacha::ChaCha20Rng| {
+            let identity = NodeIdentityKey::generate(rng);
+            let keys = PeriodKeyDir::open(&dir.join(format!("n{n}-keys"))).unwrap();
+            let periods = params.periods().map(|period| {
+                let secret = NodeSecretKey::generate(rng);
+                write_secret(&keys.file(period), &secret.to_bytes()).unwrap();
+                PeriodKey {
+                    period,
+                    key: secret.public_key(),
+                }
+            });
+            let periods = periods.collect();
+            write_secret(&dir.join(format!("n{n}.key")), &identity.to_bytes()).unwrap();
+            NodeEntry::new(
+                &format!("n{n}"),
+                n,
+                &format!("mix@n{n}.test"),
+                identity.public_key(),
+                periods,
+            )
+        };
+        let nodes = [entry(1, &mut rng), entry(2, &mut rng)];
+        let text = Directory::sign(&params, &nodes, &[&auth]).unwrap();
         std::fs::write(dir.join("directory.txt"), text).unwrap();
-        write_secret(&dir.join("node.key"), &key.to_bytes()).unwrap();
         let sendmail = dir.join("sendmail");
         std::fs::write(
             &sendmail,
@@ -320,7 +353,8 @@ mod spool_tests {
         .unwrap();
         std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
         let config = format!(
-            "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
+            "address = \"mix@n1.test\"\nkey_file = \"{d}/n1.key\"\n\
+             key_dir = \"{d}/n1-keys\"\n\
              directory_file = \"{d}/directory.txt\"\n\
              trusted_authorities = [\"{a}\"]\nspool_dir = \"{d}/spool\"\n\
              [outgoing]\nsendmail = \"{d}/sendmail\"\n",
@@ -339,6 +373,7 @@ mod spool_tests {
             .spool(
                 SpoolItem::Forward {
                     next_hop: "mix@n2.test".into(),
+                    period: 1,
                     packet: vec![0; 2396],
                 },
                 at,

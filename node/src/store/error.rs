@@ -58,6 +58,12 @@ pub enum StoreError {
         /// Why it could not be decoded.
         reason: String,
     },
+    /// The database was written by another version of the node.
+    #[error("the spool database has layout version {found}, this node uses version 2 (SPEC v2 packets and key periods): let the old version drain it, then move it away")]
+    Schema {
+        /// The version found (1: a node before key periods).
+        found: u64,
+    },
     /// An operation needed the transaction begun by `begin`.
     #[error("no store transaction is open (internal error: call begin first)")]
     NoTransaction,

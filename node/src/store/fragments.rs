@@ -1,12 +1,12 @@
 //! [`NodeStore`] on redb: replay tags and the exit's fragments, written in
 //! the store's open transaction so they commit together with the spool.
 
-use super::tables::{DELIVERED, FRAGMENTS, PENDING, PERIOD_TAGS, TAGS};
+use super::tables::{DELIVERED, FRAGMENTS, PENDING, PERIOD_TAGS};
 use super::{
     charge, refund, to_millis, RedbStore, StoreError, MTA_QUEUE_LIFETIME, RECORD_OVERHEAD, TAG_COST,
 };
 use mixmailer::message::Fragment;
-use mixmailer::node::{FragmentStatus, NodeError, NodeStore};
+use mixmailer::node::{FragmentStatus, NodeStore, StoreError as LibStoreError};
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
@@ -35,10 +35,6 @@ impl Pending {
     }
 }
 
-fn node_error(e: StoreError) -> NodeError {
-    NodeError::Storage(e.to_string())
-}
-
 fn fragment_cost(shard_len: usize) -> u64 {
     shard_len as u64 + RECORD_OVERHEAD
 }
@@ -48,10 +44,10 @@ fn add_fragment(
     limit: u64,
     fragment: Fragment,
     now: SystemTime,
-) -> Result<Result<FragmentStatus, NodeError>, StoreError> {
+) -> Result<FragmentStatus, StoreError> {
     let id = &fragment.message_id;
     if txn.open_table(DELIVERED)?.get(id)?.is_some() {
-        return Ok(Ok(FragmentStatus::AlreadyDelivered));
+        return Ok(FragmentStatus::AlreadyDelivered);
     }
     let mut pending = txn.open_table(PENDING)?;
     let existing = pending.get(id)?.map(|v| Pending::decode(v.value()));
@@ -59,7 +55,7 @@ fn add_fragment(
         Some(info) => {
             let info = info?;
             if (info.k, info.n, info.body_len) != (fragment.k, fragment.n, fragment.body_len) {
-                return Ok(Err(NodeError::InconsistentFragment));
+                return Ok(FragmentStatus::Inconsistent);
             }
         }
         None => {
@@ -75,12 +71,12 @@ fn add_fragment(
     }
     let mut fragments = txn.open_table(FRAGMENTS)?;
     if fragments.get((id, fragment.index))?.is_some() {
-        return Ok(Ok(FragmentStatus::Duplicate));
+        return Ok(FragmentStatus::Duplicate);
     }
     charge(txn, limit, fragment_cost(fragment.shard.len()))?;
     fragments.insert((id, fragment.index), fragment.shard.as_slice())?;
     let held = fragments.range((id, 0u8)..=(id, u8::MAX))?.count();
-    Ok(Ok(FragmentStatus::Held(held)))
+    Ok(FragmentStatus::Held(held))
 }
 
 /// Shards of one message by fragment index.
@@ -143,34 +139,51 @@ impl RedbStore {
     }
 }
 
+/// The library's store error for ours: the cap stays the cap, a corrupt
+/// record stays permanent, anything else (I/O) is a temporary backend error.
+fn lib_error(e: StoreError) -> LibStoreError {
+    match e {
+        StoreError::Full { used, limit } => LibStoreError::Full { used, limit },
+        StoreError::Corrupt { .. } => LibStoreError::Corrupt(e.to_string()),
+        other => LibStoreError::Backend(Box::new(other)),
+    }
+}
+
 impl NodeStore for RedbStore {
-    fn remember_tag(&mut self, tag: &[u8; 32]) -> Result<bool, NodeError> {
-        self.in_txn(|txn, limit| {
-            let mut tags = txn.open_table(TAGS)?;
-            if tags.get(tag)?.is_some() {
-                return Ok(false);
-            }
-            charge(txn, limit, TAG_COST)?;
-            tags.insert(tag, ())?;
-            Ok(true)
-        })
-        .map_err(node_error)
+    fn begin(&mut self) -> Result<(), LibStoreError> {
+        RedbStore::begin(self).map_err(lib_error)
+    }
+
+    fn commit(&mut self) -> Result<(), LibStoreError> {
+        RedbStore::commit(self).map_err(lib_error)
+    }
+
+    fn abort(&mut self) {
+        RedbStore::abort(self)
+    }
+
+    fn remember_tag(&mut self, period: u64, tag: &[u8; 32]) -> Result<bool, LibStoreError> {
+        self.remember_period_tag(period, tag).map_err(lib_error)
+    }
+
+    fn forget_tags_before(&mut self, period: u64) -> Result<u64, LibStoreError> {
+        RedbStore::forget_tags_before(self, period).map_err(lib_error)
     }
 
     fn add_fragment(
         &mut self,
         fragment: Fragment,
         now: SystemTime,
-    ) -> Result<FragmentStatus, NodeError> {
+    ) -> Result<FragmentStatus, LibStoreError> {
         self.in_txn(|txn, limit| add_fragment(txn, limit, fragment, now))
-            .map_err(node_error)?
+            .map_err(lib_error)
     }
 
     fn take_fragments(
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, NodeError> {
+    ) -> Result<Vec<Fragment>, LibStoreError> {
         self.in_txn(|txn, limit| {
             let removed = remove_message(txn, message_id)?;
             charge(txn, limit, RECORD_OVERHEAD)?;
@@ -192,20 +205,27 @@ impl NodeStore for RedbStore {
                 })
                 .unwrap_or_default())
         })
-        .map_err(node_error)
+        .map_err(lib_error)
     }
 
-    /// Incomplete messages go at `cutoff` (their first fragment came a
-    /// fragment TTL ago); "already delivered" marks are kept
-    /// [`MTA_QUEUE_LIFETIME`] longer, because a fragment can still arrive
-    /// that late: the previous hop's MTA retries a carrier that long.
-    fn expire(&mut self, cutoff: SystemTime) -> Result<usize, NodeError> {
+    /// Incomplete messages go at `pending_cutoff`; "already delivered"
+    /// marks are kept [`MTA_QUEUE_LIFETIME`] beyond `delivered_cutoff`.
+    /// Period acceptance (SPEC 2) already refuses a fragment more than two
+    /// key periods old, which the library's cutoff covers; the extra five
+    /// days keep the marks as long as any MTA may still retry a carrier,
+    /// so a late parity fragment can never deliver a message again even if
+    /// the key period were long or the period check wrong.
+    fn expire(
+        &mut self,
+        pending_cutoff: SystemTime,
+        delivered_cutoff: SystemTime,
+    ) -> Result<usize, LibStoreError> {
         let delivered_cutoff = to_millis(
-            cutoff
+            delivered_cutoff
                 .checked_sub(MTA_QUEUE_LIFETIME)
                 .unwrap_or(SystemTime::UNIX_EPOCH),
         );
-        let cutoff = to_millis(cutoff);
+        let cutoff = to_millis(pending_cutoff);
         self.in_txn(|txn, _| {
             let mut old = Vec::new();
             for row in txn.open_table(PENDING)?.iter()? {
@@ -225,6 +245,6 @@ impl NodeStore for RedbStore {
             refund(txn, forgotten * RECORD_OVERHEAD)?;
             Ok(old.len())
         })
-        .map_err(node_error)
+        .map_err(lib_error)
     }
 }

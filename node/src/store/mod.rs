@@ -21,9 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tables::{
-    DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, TAGS, UNKNOWN_HOPS,
-};
+use tables::{DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, UNKNOWN_HOPS};
 
 /// How long an MTA keeps retrying a message before giving up: Postfix's
 /// default `maximal_queue_lifetime` (5 days). A carrier refused with a
@@ -59,7 +57,7 @@ pub struct StoreStats {
     /// Messages remembered as delivered, so their late fragments are dropped.
     #[serde(default)]
     pub delivered_marks: u64,
-    /// Replay tags remembered under the current key.
+    /// Replay tags remembered, of the key periods whose keys the node still has.
     pub replay_tags: u64,
     /// Packets refused because their next hop was unknown, remembered
     /// until the MTA's retries of them stop.
@@ -250,12 +248,23 @@ impl RedbStore {
             let txn = self.db()?.begin_write()?;
             txn.open_table(SPOOL)?;
             txn.open_table(QUEUE)?;
-            txn.open_table(TAGS)?;
             txn.open_table(tables::PERIOD_TAGS)?;
             txn.open_table(PENDING)?;
             txn.open_table(FRAGMENTS)?;
             txn.open_table(DELIVERED)?;
-            txn.open_table(META)?;
+            let mut meta = txn.open_table(META)?;
+            let schema = meta.get(tables::SCHEMA)?.map(|v| v.value());
+            match schema {
+                Some(tables::SCHEMA_VERSION) => {}
+                Some(found) => return Err(StoreError::Schema { found }),
+                None if tables::meta_get(&meta, tables::NEXT_ID)? > 0 => {
+                    return Err(StoreError::Schema { found: 1 })
+                }
+                None => {
+                    meta.insert(tables::SCHEMA, tables::SCHEMA_VERSION)?;
+                }
+            }
+            drop(meta);
             txn.open_table(SUBMITTING)?;
             txn.open_table(EXPIRY)?;
             txn.open_table(tables::EXPIRY_BY_ID)?;
@@ -351,8 +360,7 @@ impl RedbStore {
             stats.held_messages = read.open_table(PENDING)?.len()?;
             stats.held_fragments = read.open_table(FRAGMENTS)?.len()?;
             stats.delivered_marks = read.open_table(DELIVERED)?.len()?;
-            stats.replay_tags =
-                read.open_table(TAGS)?.len()? + read.open_table(tables::PERIOD_TAGS)?.len()?;
+            stats.replay_tags = read.open_table(tables::PERIOD_TAGS)?.len()?;
             stats.unknown_hops = read.open_table(UNKNOWN_HOPS)?.len()?;
             stats.bytes_used = tables::meta_get(&read.open_table(META)?, tables::BYTES_USED)?;
             Ok(stats)

@@ -18,6 +18,8 @@ pub enum SpoolItem {
     Forward {
         /// The next node's mailbox.
         next_hop: String,
+        /// The packet's key period (its carrier's `Period:` line).
+        period: u64,
         /// The packet bytes (348 + p).
         packet: Vec<u8>,
     },
@@ -34,7 +36,9 @@ impl SpoolItem {
     /// Bytes charged against the store's cap while the item is spooled.
     fn cost(&self) -> u64 {
         let payload = match self {
-            SpoolItem::Forward { next_hop, packet } => next_hop.len() + packet.len(),
+            SpoolItem::Forward {
+                next_hop, packet, ..
+            } => next_hop.len() + packet.len() + 8,
             SpoolItem::Deliver {
                 recipients,
                 message,

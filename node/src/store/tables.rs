@@ -8,8 +8,6 @@ use redb::{ReadableTable, TableDefinition};
 pub(super) const SPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("spool");
 /// (next attempt, id): the order items fall due in.
 pub(super) const QUEUE: TableDefinition<(u64, u64), ()> = TableDefinition::new("queue");
-/// Replay tags seen under the current key.
-pub(super) const TAGS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("replay_tags");
 /// Replay tags by key period (SPEC 2): (period, tag). A period's tags are
 /// deleted with its key, at the start of period + 2.
 pub(super) const PERIOD_TAGS: TableDefinition<(u64, &[u8; 32]), ()> =
@@ -38,6 +36,10 @@ pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 
 /// Bytes charged against the cap.
 pub(super) const BYTES_USED: &str = "bytes_used";
+/// The layout of the database: [`SCHEMA_VERSION`].
+pub(super) const SCHEMA: &str = "schema";
+/// Version 2: SPEC v2 packets (with their key period), tags per period.
+pub(super) const SCHEMA_VERSION: u64 = 2;
 /// The id the next spooled item gets.
 pub(super) const NEXT_ID: &str = "next_id";
 
