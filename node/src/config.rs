@@ -65,6 +65,11 @@ pub struct Config {
     /// periods. A real node must keep this 0 and its clock right (NTP).
     #[serde(default)]
     pub test_clock_offset_secs: i64,
+    /// FOR TESTS ONLY: a file holding the offset in seconds (one integer),
+    /// read each time the daemon looks at the clock, so a test can move a
+    /// running daemon's clock across key periods. Overrides
+    /// `test_clock_offset_secs` while it holds a number.
+    pub test_clock_offset_file: Option<PathBuf>,
     /// Log level filter (`error`, `warn`, `info`, `debug`), or a tracing
     /// filter directive. `RUST_LOG` overrides it.
     #[serde(default = "default_log_level")]
@@ -248,8 +253,14 @@ impl Config {
     /// The daemon's idea of the time `t` (the wall clock): `t` moved by
     /// [`Config::test_clock_offset_secs`].
     pub fn clock(&self, t: SystemTime) -> SystemTime {
-        let offset = Duration::from_secs(self.test_clock_offset_secs.unsigned_abs());
-        let moved = if self.test_clock_offset_secs >= 0 {
+        let secs = self
+            .test_clock_offset_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .unwrap_or(self.test_clock_offset_secs);
+        let offset = Duration::from_secs(secs.unsigned_abs());
+        let moved = if secs >= 0 {
             t.checked_add(offset)
         } else {
             t.checked_sub(offset)

@@ -274,10 +274,18 @@ fn descriptor(args: DescriptorArgs) -> Result<(), String> {
             RoleArg::Mix => Role::Mix,
             RoleArg::Exit => Role::Exit,
         },
-        published: now,
+        // Descriptors carry whole seconds.
+        published: SystemTime::UNIX_EPOCH
+            + Duration::from_secs(
+                now.duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            ),
         keys: period_keys,
     };
-    let signed = descriptor.sign(&identity).map_err(|e| e.to_string())?;
+    let signed = descriptor
+        .sign(&identity)
+        .map_err(|e| format!("cannot sign the descriptor: {e}"))?;
     match args.out {
         Some(path) => write_public(&path, &signed)?,
         None => {

@@ -220,10 +220,10 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     let identity =
         NodeIdentityKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?).public_key();
     let now = config.clock(SystemTime::now());
-    if config.test_clock_offset_secs != 0 {
+    if config.test_clock_offset_secs != 0 || config.test_clock_offset_file.is_some() {
         tracing::warn!(
-            "the clock is moved by {} s (test_clock_offset_secs: for tests only)",
-            config.test_clock_offset_secs
+            "the clock is moved by the test-only settings test_clock_offset_secs / test_clock_offset_file (now {})",
+            mixmailer::time::format_directory_time(now)
         );
     }
     let directory = load_directory(&config, now)?;
