@@ -373,3 +373,72 @@ fn kill_9_at_a_period_change_loses_no_packet_and_rotation_resumes() {
     let c = net.carrier(Net::into_period(p0 + 2));
     assert!(net.receive(&c).status.success(), "{}", net.log());
 }
+
+mod common;
+
+/// The store as the daemon uses it, fed real packets by the library's
+/// node (in-process: 10 000 `receive` runs would take minutes).
+#[test]
+fn replay_storage_after_10000_packets_over_four_periods_holds_two_periods_at_most() {
+    use mixmailer::keys::AuthoritySigningKey;
+    use mixmailer::message::Redundancy;
+    use mixmailer::node::{MixNode, NodeKeys};
+    use mixmailer::Outcome;
+    use mixmailer_node::store::RedbStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::from_seed([12; 32]);
+    let auth = AuthoritySigningKey::generate(&mut rng);
+    let p0 = period_of(SystemTime::now(), T);
+    let (after, until) = (period_start(p0, T), period_start(p0 + 7, T));
+    let needed = common::periods(after, until, T);
+    let node1 = common::make_node(dir.path(), 1, needed.clone(), &mut rng);
+    let node2 = common::make_node(dir.path(), 2, needed, &mut rng);
+    let path = dir.path().join("directory.txt");
+    common::sign(
+        &path,
+        &auth,
+        &[(&node1, 1), (&node2, 2)],
+        2,
+        0,
+        T,
+        after,
+        until,
+    );
+    let text = std::fs::read(&path).unwrap();
+    let directory = Directory::parse(&text, &[auth.public_key()], 1, after).unwrap();
+    let route = directory.route(&["node1", "node2"]).unwrap();
+
+    let key_dir = PeriodKeyDir::open(&dir.path().join("node1-keys")).unwrap();
+    let mut keys = NodeKeys::new(node1.identity);
+    for period in key_dir.periods().unwrap() {
+        keys.insert(
+            period,
+            mixmailer::keys::NodeSecretKey::from_bytes(*key_dir.read(period).unwrap()),
+        );
+    }
+    let store = RedbStore::open(&dir.path().join("spool.redb"), 1 << 30).unwrap();
+    let mut node = MixNode::with_store(keys, directory, store).unwrap();
+    let options = WrapOptions {
+        redundancy: Redundancy::Parity(0),
+    };
+    let message = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nHi.\r\n";
+    let mut most = 0;
+    for k in 0..4u64 {
+        let at = Net::into_period(p0 + k);
+        // 2 500 packets per period, committed 100 at a time.
+        for _ in 0..25 {
+            node.store_mut().begin().unwrap();
+            for _ in 0..100 {
+                let wrapped = mix_wrap_with(message, &route, &options, at, &mut rng).unwrap();
+                let carrier = wrapped.onions()[0].to_email("a@example.test");
+                let outcome = node.process(&carrier, at).unwrap();
+                assert!(matches!(outcome, Outcome::Forward { .. }), "{outcome:?}");
+            }
+            node.store_mut().commit().unwrap();
+            most = most.max(node.store_mut().stats().unwrap().replay_tags);
+        }
+    }
+    assert_eq!(most, 5_000, "at most two periods of 2 500 tags at any time");
+    assert_eq!(node.store_mut().stats().unwrap().replay_tags, 5_000);
+}
