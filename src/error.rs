@@ -32,5 +32,5 @@ pub enum Error {
     Node(#[from] NodeError),
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
-    Randomness(String),
+    Randomness(#[source] rand::rngs::SysError),
 }

@@ -4,7 +4,7 @@
 use crate::carrier::write_carrier;
 use crate::message::{encode_body, fragment_body, sanitize, Redundancy};
 use crate::route::Route;
-use crate::sphinx::{build_packets, InitialSecret, PacketInput};
+use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput, TableCache}; // v2-compile-fix
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
@@ -91,8 +91,7 @@ impl Default for WrapOptions {
 
 /// Wraps `message` for `route` with OS randomness and default options.
 pub fn mix_wrap(message: &[u8], route: &Route) -> Result<Vec<Onion>, Error> {
-    let mut rng =
-        ChaCha20Rng::try_from_rng(&mut SysRng).map_err(|e| Error::Randomness(e.to_string()))?;
+    let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::Randomness)?; // v2-compile-fix
     mix_wrap_with(message, route, &WrapOptions::default(), &mut rng)
 }
 
@@ -120,7 +119,22 @@ pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
         })
         .collect();
     let inputs: Vec<PacketInput<'_>> = plans.iter().map(PacketPlan::input).collect();
-    Ok(build_packets(route, &inputs)?
+    // v2-compile-fix: sphinx takes hops; a per-call cache still gives a
+    // message of many fragments its tables (the sender's shared
+    // Arc<TableCache> belongs in WrapOptions).
+    let cache = TableCache::default();
+    let tables: Vec<_> = route.hops().iter().map(|h| cache.table(h.key())).collect();
+    let hops: Vec<PacketHop<'_>> = route
+        .hops()
+        .iter()
+        .zip(&tables)
+        .map(|(h, table)| PacketHop {
+            id: h.id(),
+            key: h.key(),
+            table: Some(table),
+        })
+        .collect();
+    Ok(build_packets_to(&hops, route.payload_size(), &inputs)?
         .into_iter()
         .map(|packet| Onion::new(route.first_hop().address().to_owned(), packet))
         .collect())

@@ -29,8 +29,6 @@ pub struct NodeEntry {
     address: String,
     key: [u8; 32],
     id: [u8; 32],
-    /// Precomputation for packet creation, built on first use.
-    table: crate::sphinx::HopTable,
 }
 
 impl NodeEntry {
@@ -44,7 +42,6 @@ impl NodeEntry {
             address: address.to_owned(),
             key,
             id: sha2::Sha256::digest(key).into(),
-            table: crate::sphinx::HopTable::default(),
         }
     }
     /// Unique nickname.
@@ -66,10 +63,6 @@ impl NodeEntry {
     /// SHA-256 of the key: the Sphinx node address inside packets.
     pub fn id(&self) -> &[u8; 32] {
         &self.id
-    }
-    /// Lazily built precomputation for creating packets to this node.
-    pub(crate) fn table(&self) -> &crate::sphinx::HopTable {
-        &self.table
     }
 }
 
