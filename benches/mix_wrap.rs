@@ -1,4 +1,5 @@
 //! The sender's and a node's costs through the public API: `mix_wrap` of
+//! a small message against building its packets alone (`small message`),
 //! 10 KB, 100 KB and 1 MB messages (packets built on all cores), and
 //! `MixNode::process` of one carrier email at a forwarding node.
 //!
@@ -6,8 +7,12 @@
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use mixmailer::message::{encode_body, fragment_body, sanitize, Redundancy};
 use mixmailer::sample::{SampleNetwork, SampleSpec};
-use mixmailer::{mix_wrap_with, MixNode, Outcome, WrapOptions};
+use mixmailer::sphinx::{
+    build_packets_to, payload_capacity, HopTable, InitialSecret, PacketHop, PacketInput, TableCache,
+};
+use mixmailer::{mix_wrap_with, MixNode, Outcome, Route, WrapOptions};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::time::Duration;
@@ -70,6 +75,68 @@ fn wrap(c: &mut Criterion) {
     group.finish();
 }
 
+/// The packets `mix_wrap` builds for one message on `route`: the same hops,
+/// payload size and number of packets, full plaintexts, a fresh table
+/// cache per call as `mix_wrap` has (tables come only after 50 packets, so
+/// neither side has any).
+fn build_its_packets(route: &Route, count: usize, rng: &mut ChaCha20Rng) -> Vec<Vec<u8>> {
+    let cache = TableCache::default();
+    let tables: Vec<HopTable> = route.hops().iter().map(|h| cache.table(h.key())).collect();
+    let hops: Vec<PacketHop<'_>> = route
+        .hops()
+        .iter()
+        .zip(&tables)
+        .map(|(h, table)| PacketHop {
+            id: h.id(),
+            key: h.key(),
+            table: Some(table),
+        })
+        .collect();
+    let plaintext = vec![0x5a; payload_capacity(route.payload_size())];
+    let delays = vec![Duration::from_secs(60); hops.len()];
+    let secrets: Vec<InitialSecret> = (0..count).map(|_| InitialSecret::generate(rng)).collect();
+    let inputs: Vec<PacketInput<'_>> = secrets
+        .iter()
+        .map(|secret| PacketInput {
+            secret,
+            delays: &delays,
+            plaintext: &plaintext,
+        })
+        .collect();
+    build_packets_to(&hops, route.payload_size(), &inputs).unwrap()
+}
+
+/// A small message (one data fragment plus its parity, 2 packets, 5 hops,
+/// 2 KiB payloads): `mix_wrap` against building its packets alone, in the
+/// same run, and the steps in between, so that the overhead outside Sphinx
+/// shows where it goes.
+fn small_message(c: &mut Criterion) {
+    let network = network(2048);
+    let directory = network.directory().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let route = directory.random_route(&mut rng).unwrap();
+    let message = message(1_000, &mut rng);
+    let onions = mix_wrap_with(&message, &route, &WrapOptions::default(), &mut rng).unwrap();
+    assert_eq!(onions.len(), 2, "one data fragment and one parity fragment");
+    let mut group = c.benchmark_group("small message");
+    group.bench_function("mix_wrap (1 KB, 2 packets)", |b| {
+        b.iter(|| mix_wrap_with(&message, &route, &WrapOptions::default(), &mut rng).unwrap())
+    });
+    group.bench_function("its 2 packets alone", |b| {
+        b.iter(|| build_its_packets(&route, 2, &mut rng))
+    });
+    group.bench_function("step: sanitize", |b| b.iter(|| sanitize(&message).unwrap()));
+    let sanitized = sanitize(&message).unwrap();
+    group.bench_function("step: encode_body (DEFLATE)", |b| {
+        b.iter(|| encode_body(&sanitized.recipients, &sanitized.message).unwrap())
+    });
+    let body = encode_body(&sanitized.recipients, &sanitized.message).unwrap();
+    group.bench_function("step: fragment_body (Reed-Solomon)", |b| {
+        b.iter(|| fragment_body(&body, [7; 16], 2048, Redundancy::Default).unwrap())
+    });
+    group.finish();
+}
+
 fn process(c: &mut Criterion) {
     let network = network(2048);
     let directory = network.directory().unwrap();
@@ -106,5 +173,5 @@ fn process(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wrap, process);
+criterion_group!(benches, small_message, wrap, process);
 criterion_main!(benches);

@@ -32,7 +32,7 @@ pub enum Error {
     Node(#[from] NodeError),
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
-    Randomness(String),
+    Randomness(#[source] rand::rngs::SysError),
 }
 
 impl From<crate::node::StoreError> for Error {
@@ -41,8 +41,3 @@ impl From<crate::node::StoreError> for Error {
     }
 }
 
-impl Error {
-    pub(crate) fn randomness(e: impl std::fmt::Display) -> Error {
-        Error::Randomness(e.to_string())
-    }
-}

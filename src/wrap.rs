@@ -7,7 +7,8 @@ use crate::delay::sample_hop_delays;
 use crate::message::{encode_body, fragment_body, sanitize, Redundancy};
 use crate::period::period_of;
 use crate::route::Route;
-use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput};
+use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput, TableCache};
+use std::sync::Arc;
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
@@ -116,24 +117,29 @@ impl Wrapped {
 }
 
 /// Choices a caller may make about wrapping.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct WrapOptions {
     /// Parity fragments to add (default n = k + ceil(k/3)).
     pub redundancy: Redundancy,
+    /// The sender's cache of per-node precomputation (see
+    /// [`TableCache`]): share one across calls so that nodes used often
+    /// get their tables. Without one, each call uses a cache of its own,
+    /// which still speeds up a message of many fragments.
+    pub tables: Option<Arc<TableCache>>,
 }
 
 impl Default for WrapOptions {
     fn default() -> Self {
         WrapOptions {
             redundancy: Redundancy::Default,
+            tables: None,
         }
     }
 }
 
 /// Wraps `message` for `route` now, with OS randomness and default options.
 pub fn mix_wrap(message: &[u8], route: &Route) -> Result<Wrapped, Error> {
-    let mut rng =
-        ChaCha20Rng::try_from_rng(&mut SysRng).map_err(|e| Error::Randomness(e.to_string()))?;
+    let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::Randomness)?;
     mix_wrap_with(
         message,
         route,
@@ -177,14 +183,24 @@ pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
         })
         .collect();
     let inputs: Vec<PacketInput<'_>> = plans.iter().map(PacketPlan::input).collect();
+    let own_cache;
+    let cache = match &options.tables {
+        Some(shared) => shared.as_ref(),
+        None => {
+            own_cache = TableCache::default();
+            &own_cache
+        }
+    };
+    let tables: Vec<_> = keys.iter().map(|key| cache.table(key)).collect();
     let hops: Vec<PacketHop<'_>> = route
         .hops()
         .iter()
         .zip(keys)
-        .map(|(hop, key)| PacketHop {
+        .zip(&tables)
+        .map(|((hop, key), table)| PacketHop {
             id: hop.id(),
             key,
-            table: None,
+            table: Some(table),
         })
         .collect();
     let first_hop = route.first_hop().address();

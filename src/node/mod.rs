@@ -135,7 +135,7 @@ impl<S: NodeStore> MixNode<S> {
     /// A node with its own store (the daemon's persistent one).
     pub fn with_store(keys: NodeKeys, directory: Directory, store: S) -> Result<Self, Error> {
         let me = own_entry(&directory, &keys)?;
-        let rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::randomness)?;
+        let rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::Randomness)?;
         Ok(MixNode {
             keys,
             directory,
