@@ -1,0 +1,450 @@
+//! MIME scrubbing of SPEC 6 for messages that are neither signed nor
+//! encrypted: mail-parser finds the parts and their byte offsets, and every
+//! change is an edit on a byte range of the original, so what no rule
+//! touches stays byte for byte. The rules are in docs/message.md.
+
+use super::edit::{apply, Edit};
+use super::policy::is_kept_field;
+use super::random_id::boundary;
+use super::MessageError;
+use mail_parser::{
+    ContentType, Encoding, HeaderName, Message, MessageParser, MimeHeaders, PartType,
+};
+use rand_core::CryptoRng;
+use std::borrow::Cow;
+
+/// Content types whose presence anywhere makes a message signed or
+/// encrypted (SPEC 6, plus the older `x-pkcs7-signature` spelling).
+const SIGNED_OR_ENCRYPTED: [(&str, &str); 6] = [
+    ("multipart", "signed"),
+    ("multipart", "encrypted"),
+    ("application", "pkcs7-mime"),
+    ("application", "x-pkcs7-mime"),
+    ("application", "pkcs7-signature"),
+    ("application", "x-pkcs7-signature"),
+];
+
+/// Parameters removed from Content-Type and Content-Disposition: RFC 2183
+/// dates say when a file was made, changed or read on the author's machine.
+const DATE_PARAMETERS: [&str; 3] = ["creation-date", "modification-date", "read-date"];
+
+/// Parameters that name a file; only their last path element is kept.
+const FILE_PARAMETERS: [&str; 2] = ["filename", "name"];
+
+fn parser() -> MessageParser {
+    MessageParser::new().with_mime_headers()
+}
+
+/// Applies `header_edits` (the caller's edits of the top-level header) to
+/// the CRLF message `text` and, unless the message is signed or encrypted
+/// anywhere, scrubs its MIME parts too; the scrubbed result is read again
+/// and checked (see [`verify`]) before it is returned.
+pub(crate) fn scrub_message<R: CryptoRng + ?Sized>(
+    text: &[u8],
+    header_edits: Vec<Edit>,
+    rng: &mut R,
+) -> Result<Vec<u8>, MessageError> {
+    let unreadable = MessageError::UnscrubbablePart {
+        offset: 0,
+        reason: "mail-parser cannot read the message",
+    };
+    let parsed = parser().parse(text).ok_or(unreadable.clone())?;
+    if is_signed_or_encrypted(&parsed) {
+        return apply(text, header_edits);
+    }
+    let mut scrub = Scrub {
+        text,
+        edits: header_edits,
+        multiparts: Vec::new(),
+        parts: 0,
+    };
+    scrub.walk(&parsed, false, rng)?;
+    scrub.check_boundaries()?;
+    let new_boundaries: Vec<String> = scrub.multiparts.iter().map(|m| m.new.clone()).collect();
+    for multipart in std::mem::take(&mut scrub.multiparts) {
+        scrub.rewrite_delimiters(&multipart)?;
+    }
+    let out = apply(text, scrub.edits)?;
+    let reparsed = parser().parse(&out).ok_or(unreadable)?;
+    verify(&reparsed, scrub.parts, &new_boundaries)?;
+    Ok(out)
+}
+
+/// Whether any part, attached messages included, is signed or encrypted.
+fn is_signed_or_encrypted(message: &Message<'_>) -> bool {
+    message.parts.iter().any(|part| {
+        let here = part.content_type().is_some_and(|ct| {
+            SIGNED_OR_ENCRYPTED.iter().any(|(t, s)| {
+                ct.ctype().eq_ignore_ascii_case(t)
+                    && ct.subtype().is_some_and(|sub| sub.eq_ignore_ascii_case(s))
+            })
+        });
+        here || matches!(&part.body, PartType::Message(inner) if is_signed_or_encrypted(inner))
+    })
+}
+
+/// A multipart whose boundary is replaced.
+struct Multipart {
+    /// Start of its body (preamble), where delimiter lines are looked for.
+    body: usize,
+    old: String,
+    new: String,
+}
+
+struct Scrub<'t> {
+    text: &'t [u8],
+    edits: Vec<Edit>,
+    multiparts: Vec<Multipart>,
+    /// Parts seen, attached messages' parts included.
+    parts: usize,
+}
+
+impl Scrub<'_> {
+    fn walk<R: CryptoRng + ?Sized>(
+        &mut self,
+        message: &Message<'_>,
+        nested: bool,
+        rng: &mut R,
+    ) -> Result<(), MessageError> {
+        for (i, part) in message.parts.iter().enumerate() {
+            self.parts += 1;
+            let offset = part.offset_header as usize;
+            let refuse = |reason| MessageError::UnscrubbablePart { offset, reason };
+            let content_types = part
+                .headers
+                .iter()
+                .filter(|h| h.name == HeaderName::ContentType)
+                .count();
+            if content_types > 1 {
+                return Err(refuse("more than one Content-Type"));
+            }
+            let old_boundary = match &part.body {
+                PartType::Multipart(_) => {
+                    part.content_type().and_then(|ct| ct.attribute("boundary"))
+                }
+                _ => None,
+            };
+            let new_boundary = old_boundary.map(|_| {
+                let mut random = [0u8; 20];
+                rng.fill_bytes(&mut random);
+                boundary(&random)
+            });
+            for header in &part.headers {
+                let name = header.name.as_str();
+                let (start, end) = (header.offset_field as usize, header.offset_end as usize);
+                // The header of an attached message: what the top-level
+                // policy removes, plus Message-ID (Date is not kept anyway).
+                if nested
+                    && i == 0
+                    && (!is_kept_field(name) || name.eq_ignore_ascii_case("message-id"))
+                {
+                    self.edits.push(Edit::delete(start, end));
+                    continue;
+                }
+                let is_type = header.name == HeaderName::ContentType;
+                if !is_type && header.name != HeaderName::ContentDisposition {
+                    continue;
+                }
+                let Some(ct) = header.value.as_content_type() else {
+                    continue;
+                };
+                let boundary = if is_type {
+                    new_boundary.as_deref()
+                } else {
+                    None
+                };
+                if let Some(value) = scrubbed_value(ct, boundary) {
+                    let canonical = if is_type {
+                        "Content-Type"
+                    } else {
+                        "Content-Disposition"
+                    };
+                    self.edits.push(Edit::replace(
+                        start,
+                        end,
+                        format!("{canonical}: {value}\r\n"),
+                    ));
+                }
+            }
+            if let (Some(old), Some(new)) = (old_boundary, new_boundary) {
+                self.multiparts.push(Multipart {
+                    body: part.offset_body as usize,
+                    old: old.to_owned(),
+                    new,
+                });
+            }
+            let says_message = part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("message")
+                    && ct.subtype().is_some_and(|s| {
+                        s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+                    })
+            });
+            match &part.body {
+                PartType::Message(inner) if part.encoding == Encoding::None => {
+                    self.walk(inner, true, rng)?;
+                }
+                PartType::Message(_) => {
+                    // RFC 2046 5.2.1 allows only 7bit, 8bit and binary for
+                    // message/rfc822; a decoded copy has its own offsets.
+                    return Err(refuse("attached message in base64 or quoted-printable"));
+                }
+                _ if says_message => return Err(refuse("attached message cannot be read")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Delimiter lines are found by exact match of the boundary, so no
+    /// boundary may equal or begin another one.
+    fn check_boundaries(&self) -> Result<(), MessageError> {
+        for a in &self.multiparts {
+            for b in &self.multiparts {
+                if a.body != b.body && b.old.starts_with(&a.old) {
+                    return Err(MessageError::UnscrubbablePart {
+                        offset: b.body,
+                        reason: "a multipart boundary equals or extends another one",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the boundary in every delimiter line `--old` and the close
+    /// delimiter `--old--` (RFC 2046 5.1.1, trailing white space allowed)
+    /// from the multipart's body to its close delimiter.
+    fn rewrite_delimiters(&mut self, multipart: &Multipart) -> Result<(), MessageError> {
+        let text = self.text;
+        let old = multipart.old.as_bytes();
+        let mut pos = multipart.body;
+        let mut found = false;
+        while pos < text.len() {
+            let rest = text.get(pos..).unwrap_or_default();
+            let len = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len());
+            let line = rest.get(..len).unwrap_or_default();
+            if let Some(after) = line.strip_prefix(b"--").and_then(|l| l.strip_prefix(old)) {
+                let (closing, padding) = match after.strip_prefix(b"--") {
+                    Some(padding) => (true, padding),
+                    None => (false, after),
+                };
+                if padding.iter().all(|&b| b == b' ' || b == b'\t') {
+                    let start = pos + 2;
+                    self.edits.push(Edit::replace(
+                        start,
+                        start + old.len(),
+                        multipart.new.as_bytes(),
+                    ));
+                    found = true;
+                    if closing {
+                        return Ok(());
+                    }
+                }
+            }
+            pos += len + 2;
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(MessageError::UnscrubbablePart {
+                offset: multipart.body,
+                reason: "no delimiter line of the multipart's boundary",
+            })
+        }
+    }
+}
+
+/// The value of a Content-Type or Content-Disposition field with dates
+/// removed, file names cut to their last path element and the boundary
+/// replaced, or `None` when nothing changes (the field then stays byte
+/// for byte).
+fn scrubbed_value(ct: &ContentType<'_>, new_boundary: Option<&str>) -> Option<String> {
+    let mut changed = false;
+    let mut value = ct.ctype().to_owned();
+    if let Some(subtype) = ct.subtype() {
+        value.push('/');
+        value.push_str(subtype);
+    }
+    for attribute in ct.attributes().unwrap_or_default() {
+        let name = attribute.name.to_ascii_lowercase();
+        let original: &str = &attribute.value;
+        let written: Cow<'_, str> = if DATE_PARAMETERS.contains(&name.as_str()) {
+            changed = true;
+            continue;
+        } else if FILE_PARAMETERS.contains(&name.as_str()) {
+            let base = base_name(original);
+            changed |= base != original;
+            Cow::Owned(base)
+        } else if let (true, Some(new)) = (name == "boundary", new_boundary) {
+            changed = true;
+            Cow::Borrowed(new)
+        } else {
+            Cow::Borrowed(original)
+        };
+        value.push_str(";\r\n\t");
+        value.push_str(&parameter(&name, &written));
+    }
+    changed.then_some(value)
+}
+
+/// The last element of a Unix or Windows path (`C:\Users\a\x.pdf` and
+/// `/home/a/x.pdf` become `x.pdf`; a bare drive prefix `C:x.pdf` goes too).
+fn base_name(path: &str) -> String {
+    let last = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let mut chars = last.chars();
+    let without_drive = match (chars.next(), chars.next()) {
+        (Some(d), Some(':')) if d.is_ascii_alphabetic() => chars.as_str(),
+        _ => last,
+    };
+    if without_drive.trim().is_empty() {
+        "attachment".to_owned()
+    } else {
+        without_drive.to_owned()
+    }
+}
+
+/// `name="value"` (RFC 2045 quoted-string) for short printable ASCII,
+/// otherwise RFC 2231 `name*=utf-8''%XX...`, split into numbered
+/// continuations of at most 60 characters.
+fn parameter(name: &str, value: &str) -> String {
+    if value.len() <= 200 && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return format!(
+            "{name}=\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+    }
+    let is_attribute_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b);
+    let mut pieces: Vec<String> = vec![String::from("utf-8''")];
+    // Whole characters per piece: some readers decode each piece alone.
+    for c in value.chars() {
+        let mut utf8 = [0u8; 4];
+        let encoded: String = c
+            .encode_utf8(&mut utf8)
+            .bytes()
+            .map(|b| {
+                if is_attribute_char(b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let fits = pieces.last().is_some_and(|p| p.len() + encoded.len() <= 60);
+        match pieces.last_mut() {
+            Some(last) if fits => last.push_str(&encoded),
+            _ => pieces.push(encoded),
+        }
+    }
+    if let [only] = pieces.as_slice() {
+        return format!("{name}*={only}");
+    }
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| format!("{name}*{i}*={piece}"))
+        .collect::<Vec<_>>()
+        .join(";\r\n\t")
+}
+
+/// Checks the scrubbed message as mail-parser reads it: as many parts as
+/// before, no date parameter, no path in a file name, every multipart
+/// boundary a new one, attached messages' headers down to kept fields.
+/// A structure the edits got wrong is refused, never sent.
+fn verify(message: &Message<'_>, parts: usize, boundaries: &[String]) -> Result<(), MessageError> {
+    let mut seen = 0;
+    verify_walk(message, false, boundaries, &mut seen)?;
+    if seen != parts {
+        return Err(MessageError::UnscrubbablePart {
+            offset: 0,
+            reason: "the scrubbed message has a different MIME structure",
+        });
+    }
+    Ok(())
+}
+
+fn verify_walk(
+    message: &Message<'_>,
+    nested: bool,
+    boundaries: &[String],
+    seen: &mut usize,
+) -> Result<(), MessageError> {
+    for (i, part) in message.parts.iter().enumerate() {
+        *seen += 1;
+        let offset = part.offset_header as usize;
+        let refuse = |reason| MessageError::UnscrubbablePart { offset, reason };
+        for header in &part.headers {
+            let name = header.name.as_str();
+            if nested && i == 0 && (!is_kept_field(name) || name.eq_ignore_ascii_case("message-id"))
+            {
+                return Err(refuse("an attached message kept a removed field"));
+            }
+            let Some(ct) = header.value.as_content_type() else {
+                continue;
+            };
+            for attribute in ct.attributes().unwrap_or_default() {
+                let lower = attribute.name.to_ascii_lowercase();
+                if DATE_PARAMETERS.contains(&lower.as_str()) {
+                    return Err(refuse("a date parameter survived"));
+                }
+                if FILE_PARAMETERS.contains(&lower.as_str())
+                    && attribute.value.contains(['/', '\\'])
+                {
+                    return Err(refuse("a path survived in a file name"));
+                }
+            }
+        }
+        if let PartType::Multipart(_) = part.body {
+            let fresh = part
+                .content_type()
+                .and_then(|ct| ct.attribute("boundary"))
+                .is_some_and(|b| boundaries.iter().any(|n| n == b));
+            if !fresh {
+                return Err(refuse("a multipart boundary was not replaced"));
+            }
+        }
+        if let PartType::Message(inner) = &part.body {
+            verify_walk(inner, true, boundaries, seen)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_their_directories() {
+        for (path, base) in [
+            (
+                "C:\\Users\\alice\\Documents\\Q3 report.pdf",
+                "Q3 report.pdf",
+            ),
+            ("/home/alice/photos/cat.jpg", "cat.jpg"),
+            ("C:cat.jpg", "cat.jpg"),
+            ("plain.txt", "plain.txt"),
+            ("Re: notes.txt", "Re: notes.txt"),
+            ("C:\\dir\\", "attachment"),
+        ] {
+            assert_eq!(base_name(path), base, "{path}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_quoted_or_rfc_2231_encoded() {
+        assert_eq!(
+            parameter("filename", "a \"b\".pdf"),
+            "filename=\"a \\\"b\\\".pdf\""
+        );
+        assert_eq!(
+            parameter("filename", "\u{fc}.txt"),
+            "filename*=utf-8''%C3%BC.txt"
+        );
+        let long = parameter("filename", &"\u{fc}".repeat(20));
+        assert!(long.starts_with("filename*0*=utf-8''%C3%BC"), "{long}");
+        assert!(long.contains(";\r\n\tfilename*1*=%C3%BC"), "{long}");
+    }
+}
