@@ -86,7 +86,9 @@ pub fn decode_body(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), MessageError> 
         }
     }
     check_recipient_count(recipients.len())?;
-    let message = plain.get(pos..).unwrap_or_default().to_vec();
+    // In place: a copy would hold the inflated body twice (64 MiB at the limit).
+    let mut message = plain;
+    message.drain(..pos.min(message.len()));
     Ok((recipients, message))
 }
 

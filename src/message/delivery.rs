@@ -2,11 +2,10 @@
 
 use super::address::{check_mailbox, mailbox_key};
 use super::edit::{apply, Edit};
-use super::header::to_crlf;
 use super::mailbox::{check_deliverable, Mailbox};
 use super::policy::{
-    author_name, is_encrypted_pep, is_kept_field, read_head, removed_from_encrypted_pep, the_from,
-    value_bytes, Head,
+    author_name, canonical, is_encrypted_pep, is_kept_field, read_head, removed_from_encrypted_pep,
+    the_from, value_bytes, Head,
 };
 use super::random_id::{is_spec_message_id, message_id};
 use super::{MessageError, MAX_RECIPIENTS};
@@ -69,8 +68,8 @@ fn deliver(
     random: &[u8; 16],
 ) -> Result<Vec<u8>, MessageError> {
     check_envelope(recipients)?;
-    let text = to_crlf(message);
-    let head = read_head(message, &text)?;
+    let text = canonical(message)?;
+    let head = read_head(&text)?;
     let encrypted_pep = is_encrypted_pep(&text, &head);
 
     let mut edits = message_id_edits(&text, &head, exit, random);

@@ -1,12 +1,11 @@
 //! The sender's side of SPEC 6: what leaves the author's machine.
 
 use super::edit::Edit;
-use super::header::to_crlf;
 use super::mailbox::Mailbox;
 use super::mime::scrub_message;
 use super::policy::{
-    envelope, is_encrypted_pep, is_kept_field, read_head, removed_from_encrypted_pep, the_from,
-    Head,
+    canonical, envelope, is_encrypted_pep, is_kept_field, read_head, removed_from_encrypted_pep,
+    the_from, Head,
 };
 use super::random_id::message_id;
 use super::{MessageError, MAX_RECIPIENTS};
@@ -54,8 +53,8 @@ pub fn prepare_outgoing<R: CryptoRng + ?Sized>(
     exit: &Mailbox,
     rng: &mut R,
 ) -> Result<Outgoing, MessageError> {
-    let text = to_crlf(message);
-    let head = read_head(message, &text)?;
+    let text = canonical(message)?;
+    let head = read_head(&text)?;
     let recipients = envelope(&head, true)?;
     the_from(&head)?;
     if recipients.is_empty() {

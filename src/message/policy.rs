@@ -3,10 +3,11 @@
 //! envelope taken from To, Cc and Bcc.
 
 use super::address::{check_mailbox, mailbox_key};
-use super::header::{check_header_limits, split_header, Field};
+use super::header::{check_header_limits, split_header, to_crlf, Field};
 use super::mailbox::check_deliverable;
 use super::MessageError;
 use mail_parser::{Addr, Address, HeaderName, HeaderValue, MessageParser};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Fields kept by SPEC 6, lower case. Message-ID is kept by the old
@@ -73,13 +74,19 @@ impl Head<'_> {
     }
 }
 
-/// Checks the header limits on the raw message, then splits and parses the
-/// header of `text` (already CRLF).
-pub(crate) fn read_head<'t>(raw: &[u8], text: &'t [u8]) -> Result<Head<'t>, MessageError> {
-    if raw.is_empty() {
+/// The message in canonical CRLF form, after the checks that must come
+/// before anything is copied: not empty, header within
+/// [`super::MAX_HEADER_BYTES`] and [`super::MAX_HEADER_FIELDS`].
+pub(crate) fn canonical(message: &[u8]) -> Result<Cow<'_, [u8]>, MessageError> {
+    if message.is_empty() {
         return Err(MessageError::Empty);
     }
-    check_header_limits(raw)?;
+    check_header_limits(message)?;
+    Ok(to_crlf(message))
+}
+
+/// Splits and parses the header of `text` (from [`canonical`]).
+pub(crate) fn read_head(text: &[u8]) -> Result<Head<'_>, MessageError> {
     let header = split_header(text)?;
     let values = parse_values(text, &header.fields)?;
     Ok(Head {

@@ -3,8 +3,7 @@
 //! byte (Message-ID included), drop the rest, take the envelope from To,
 //! Cc and Bcc.
 
-use super::header::to_crlf;
-use super::policy::{envelope, is_kept_field, read_head, the_from};
+use super::policy::{canonical, envelope, is_kept_field, read_head, the_from};
 use super::{MessageError, MAX_RECIPIENTS};
 use std::time::SystemTime;
 
@@ -59,8 +58,8 @@ pub fn add_date(message: &[u8], now: SystemTime) -> Vec<u8> {
 }
 
 fn apply_policy(message: &[u8], with_envelope: bool) -> Result<Sanitized, MessageError> {
-    let text = to_crlf(message);
-    let head = read_head(message, &text)?;
+    let text = canonical(message)?;
+    let head = read_head(&text)?;
     let mut out = Vec::with_capacity(text.len());
     let mut removed = Vec::new();
     for field in &head.fields {
