@@ -369,7 +369,11 @@ fn the_pep_auto_consume_marker_survives_and_nothing_else_of_the_thread() {
     );
     assert!(header.contains("pEp-auto-consume: yes\r\n"), "{header}");
     assert!(header.contains("X-pEp-Version: 3.3\r\n"), "{header}");
-    assert!(!header.contains("Subject: planck\r\n") || header.contains("Subject:"));
+    assert!(
+        header.contains("\r\nFrom: <relay@exit.example>\r\nTo: undisclosed-recipients:;\r\n"),
+        "{header}"
+    );
+    assert_eq!(header.matches("In-Reply-To:").count(), 1, "{header}");
 }
 
 // ---------------------------------------------------------------------------
