@@ -1523,3 +1523,50 @@ fn mailboxes_are_checked_once_and_name_what_is_wrong() {
         );
     }
 }
+
+#[test]
+fn nested_multiparts_each_get_a_new_boundary() {
+    let message = "From: a@example.org\r\nTo: b@example.net\r\n\
+Content-Type: multipart/mixed; boundary=\"outer-6b0f644d\"\r\n\r\n\
+--outer-6b0f644d\r\n\
+Content-Type: multipart/alternative; boundary=\"inner-6b0f644d\"\r\n\r\n\
+--inner-6b0f644d\r\nContent-Type: text/plain\r\n\r\nplain\r\n\
+--inner-6b0f644d\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n\
+--inner-6b0f644d--\r\n\
+--outer-6b0f644d\r\nContent-Type: text/plain; name=\"/tmp/x.txt\"\r\n\r\nx\r\n\
+--outer-6b0f644d--\r\n";
+    let sent = outgoing(message.as_bytes()).unwrap();
+    let delivered = text(&sent.message);
+    assert!(!delivered.contains("6b0f644d"), "{delivered}");
+    let parsed = mail_parser::MessageParser::new()
+        .parse(&sent.message)
+        .unwrap();
+    assert_eq!(parsed.parts.len(), 5);
+    assert_eq!(parsed.body_text(0).as_deref(), Some("plain"));
+    assert_eq!(parsed.body_html(0).as_deref(), Some("<p>html</p>"));
+}
+
+#[test]
+fn multiparts_nested_beyond_reason_are_refused() {
+    let depth = 40;
+    let mut message = String::from("From: a@example.org\r\nTo: b@example.net\r\n");
+    for level in 0..depth {
+        message.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"level{level}x\"\r\n\r\n--level{level}x\r\n"
+        ));
+    }
+    message.push_str(&format!(
+        "Content-Type: text/plain\r\n\r\n{}\r\n",
+        "x".repeat(10_000)
+    ));
+    for level in (0..depth).rev() {
+        message.push_str(&format!("--level{level}x--\r\n"));
+    }
+    assert_eq!(
+        outgoing(message.as_bytes()),
+        Err(MessageError::UnscrubbablePart {
+            offset: 0,
+            reason: "multiparts nested too deeply"
+        })
+    );
+}

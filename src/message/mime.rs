@@ -28,6 +28,10 @@ const SIGNED_OR_ENCRYPTED: [(&str, &str); 6] = [
 /// dates say when a file was made, changed or read on the author's machine.
 const DATE_PARAMETERS: [&str; 3] = ["creation-date", "modification-date", "read-date"];
 
+/// Multipart regions nest; scanning them for delimiter lines may cost at
+/// most this many times the message (16 levels of nesting).
+const MAX_SCAN_FACTOR: usize = 16;
+
 /// Parameters that name a file; only their last path element is kept.
 const FILE_PARAMETERS: [&str; 2] = ["filename", "name"];
 
@@ -85,8 +89,10 @@ fn is_signed_or_encrypted(message: &Message<'_>) -> bool {
 
 /// A multipart whose boundary is replaced.
 struct Multipart {
-    /// Start of its body (preamble), where delimiter lines are looked for.
+    /// Its body (preamble to close delimiter and epilogue), where its
+    /// delimiter lines are looked for: `[body, end)`.
     body: usize,
+    end: usize,
     old: String,
     new: String,
 }
@@ -167,8 +173,14 @@ impl Scrub<'_> {
                 }
             }
             if let (Some(old), Some(new)) = (old_boundary, new_boundary) {
+                let body = part.offset_body as usize;
+                let end = match part.offset_end as usize {
+                    end if end > body && end <= self.text.len() => end,
+                    _ => self.text.len(),
+                };
                 self.multiparts.push(Multipart {
-                    body: part.offset_body as usize,
+                    body,
+                    end,
                     old: old.to_owned(),
                     new,
                 });
@@ -196,17 +208,35 @@ impl Scrub<'_> {
     }
 
     /// Delimiter lines are found by exact match of the boundary, so no
-    /// boundary may equal or begin another one.
+    /// boundary may equal or begin another one. Sorted, a string that
+    /// begins another one sorts right before it or before a string that
+    /// it also begins, so neighbours suffice (a message of many multiparts
+    /// costs n log n, not n^2). Each multipart's delimiter lines are
+    /// looked for in its own region; regions nest, so the scans are bounded
+    /// by [`MAX_SCAN_FACTOR`] times the message, refused beyond.
     fn check_boundaries(&self) -> Result<(), MessageError> {
-        for a in &self.multiparts {
-            for b in &self.multiparts {
-                if a.body != b.body && b.old.starts_with(&a.old) {
+        let mut sorted: Vec<&Multipart> = self.multiparts.iter().collect();
+        sorted.sort_by(|a, b| a.old.cmp(&b.old));
+        for pair in sorted.windows(2) {
+            if let [a, b] = pair {
+                if b.old.starts_with(&a.old) {
                     return Err(MessageError::UnscrubbablePart {
                         offset: b.body,
                         reason: "a multipart boundary equals or extends another one",
                     });
                 }
             }
+        }
+        let scanned: usize = self
+            .multiparts
+            .iter()
+            .map(|m| m.end.saturating_sub(m.body))
+            .sum();
+        if scanned > self.text.len().saturating_mul(MAX_SCAN_FACTOR) {
+            return Err(MessageError::UnscrubbablePart {
+                offset: 0,
+                reason: "multiparts nested too deeply",
+            });
         }
         Ok(())
     }
@@ -219,8 +249,8 @@ impl Scrub<'_> {
         let old = multipart.old.as_bytes();
         let mut pos = multipart.body;
         let mut found = false;
-        while pos < text.len() {
-            let rest = text.get(pos..).unwrap_or_default();
+        while pos < multipart.end {
+            let rest = text.get(pos..multipart.end).unwrap_or_default();
             let len = rest
                 .windows(2)
                 .position(|w| w == b"\r\n")
