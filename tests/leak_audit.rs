@@ -40,6 +40,8 @@ struct Client {
     utc_offset_minutes: i64,
     hosts: &'static [&'static str],
     ips: &'static [&'static str],
+    /// Directories of the author's machine in attachment names.
+    paths: &'static [&'static str],
     author: &'static str,
     recipients: &'static [&'static str],
     /// Encrypted pEp (SPEC 6): the author must not be delivered.
@@ -55,6 +57,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 0,
         hosts: &[],
         ips: &[],
+        paths: &[],
         author: "alice@example.org",
         recipients: &["bob@example.org"],
         encrypted_pep: true,
@@ -66,6 +69,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 0,
         hosts: &[],
         ips: &[],
+        paths: &[],
         author: "alice@example.org",
         recipients: &["bob@example.org"],
         encrypted_pep: true,
@@ -77,6 +81,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 60,
         hosts: &[],
         ips: &[],
+        paths: &["file://"],
         author: "alice@example.org",
         recipients: &["bob@example.net"],
         encrypted_pep: false,
@@ -88,6 +93,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 60,
         hosts: &["alice-laptop.home.lan", "alice-laptop"],
         ips: &["192.168.1.23", "203.0.113.7"],
+        paths: &[],
         author: "alice@example.org",
         recipients: &["bob@example.net", "carol@example.com"],
         encrypted_pep: false,
@@ -99,6 +105,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 60,
         hosts: &["DB9PR02MB7323", "eurprd02.prod.outlook.com"],
         ips: &["192.168.1.23"],
+        paths: &["C:\\", "Users", "Documents"],
         author: "alice@example.org",
         recipients: &["bob@example.net"],
         encrypted_pep: false,
@@ -110,6 +117,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 60,
         hosts: &[],
         ips: &[],
+        paths: &[],
         author: "alice@example.org",
         recipients: &["bob@example.net"],
         encrypted_pep: false,
@@ -121,6 +129,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: -480,
         hosts: &["2002:a17:907:7e9a"],
         ips: &[],
+        paths: &[],
         author: "alice.example@gmail.com",
         recipients: &["bob@example.net"],
         encrypted_pep: false,
@@ -132,6 +141,7 @@ const CLIENTS: &[Client] = &[
         utc_offset_minutes: 60,
         hosts: &["alice-laptop.home.lan", "alice-laptop"],
         ips: &[],
+        paths: &[],
         author: "alice@example.org",
         recipients: &["bob@example.net"],
         encrypted_pep: false,
@@ -245,6 +255,7 @@ fn leaks_in(client: &Client, text: &str) -> Vec<String> {
     let mut needles = time_forms(client.sent, client.utc_offset_minutes);
     needles.extend(client.hosts.iter().map(|h| h.to_string()));
     needles.extend(client.ips.iter().map(|h| h.to_string()));
+    needles.extend(client.paths.iter().map(|h| h.to_string()));
     if client.encrypted_pep {
         needles.push(client.author.to_string());
         needles.push(client.author.rsplit_once('@').unwrap().1.to_string());
@@ -274,7 +285,7 @@ fn every_sample_leaks_before_it_is_sent() {
             "{}: the sample should show when it was sent",
             client.file
         );
-        for origin in client.hosts.iter().chain(client.ips) {
+        for origin in client.hosts.iter().chain(client.ips).chain(client.paths) {
             assert!(
                 lower.contains(&origin.to_ascii_lowercase()),
                 "{}: the sample should show {origin}",

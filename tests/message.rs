@@ -1570,3 +1570,19 @@ fn multiparts_nested_beyond_reason_are_refused() {
         })
     );
 }
+
+#[test]
+fn windows_paths_written_without_escapes_lose_their_directory_too() {
+    // Windows programs write the path into the quoted-string unescaped;
+    // a reader then sees `\U` as an escaped `U` or as a backslash.
+    let message = "From: a@example.org\r\nTo: b@example.net\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+--b\r\n\
+Content-Type: application/pdf; name=\"C:\\Users\\alice\\Vertrag.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"C:\\Users\\alice\\Vertrag.pdf\"\r\n\
+\r\nx\r\n--b--\r\n";
+    let sent = outgoing(message.as_bytes()).unwrap();
+    let delivered = text(&sent.message);
+    assert!(!delivered.contains("alice\\"), "{delivered}");
+    assert!(!delivered.contains("Users"), "{delivered}");
+}

@@ -151,15 +151,24 @@ impl Scrub<'_> {
                 if !is_type && header.name != HeaderName::ContentDisposition {
                     continue;
                 }
-                let Some(ct) = header.value.as_content_type() else {
-                    continue;
+                let raw_value = self
+                    .text
+                    .get(header.offset_start as usize..end)
+                    .unwrap_or_default();
+                let windows_read = windows_paths_literal(raw_value);
+                let ct = match windows_read.as_ref().and_then(|m| read_content_type(m)) {
+                    Some(literal) => literal,
+                    None => match header.value.as_content_type() {
+                        Some(ct) => ct.clone(),
+                        None => continue,
+                    },
                 };
                 let boundary = if is_type {
                     new_boundary.as_deref()
                 } else {
                     None
                 };
-                if let Some(value) = scrubbed_value(ct, boundary) {
+                if let Some(value) = scrubbed_value(&ct, boundary) {
                     let canonical = if is_type {
                         "Content-Type"
                     } else {
@@ -285,6 +294,54 @@ impl Scrub<'_> {
             })
         }
     }
+}
+
+/// Windows programs write paths into quoted-strings unescaped
+/// (`filename="C:\Users\alice\a.pdf"`); RFC 5322 reads `\U` as `U`, which
+/// would hide the directory from [`base_name`] but keep its words. A
+/// backslash before anything but `\` or `"` escapes nothing anyone means,
+/// so such a field is read again with those backslashes taken literally.
+/// Returns the field to read again, or `None` when there is no such backslash.
+fn windows_paths_literal(raw_value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = b"Content-Type:".to_vec();
+    let mut changed = false;
+    let mut bytes = raw_value.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        out.push(b);
+        if b == b'\\' {
+            match bytes.peek() {
+                Some(&&next) if next == b'\\' || next == b'"' => {
+                    out.push(next);
+                    bytes.next();
+                }
+                _ => {
+                    out.push(b'\\');
+                    changed = true;
+                }
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    changed.then_some(out)
+}
+
+/// mail-parser's reading of one `Content-Type:` field, owned.
+fn read_content_type(field: &[u8]) -> Option<ContentType<'static>> {
+    let parsed = parser().parse_headers(field)?;
+    let root = parsed.parts.into_iter().next()?;
+    let header = root.headers.into_iter().next()?;
+    header.value.into_content_type().map(|ct| ContentType {
+        c_type: Cow::Owned(ct.c_type.into_owned()),
+        c_subtype: ct.c_subtype.map(|s| Cow::Owned(s.into_owned())),
+        attributes: ct.attributes.map(|list| {
+            list.into_iter()
+                .map(|a| mail_parser::Attribute {
+                    name: Cow::Owned(a.name.into_owned()),
+                    value: Cow::Owned(a.value.into_owned()),
+                })
+                .collect()
+        }),
+    })
 }
 
 /// The value of a Content-Type or Content-Disposition field with dates
