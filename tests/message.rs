@@ -1586,3 +1586,34 @@ Content-Disposition: attachment; filename=\"C:\\Users\\alice\\Vertrag.pdf\"\r\n\
     assert!(!delivered.contains("alice\\"), "{delivered}");
     assert!(!delivered.contains("Users"), "{delivered}");
 }
+
+#[test]
+fn attached_messages_nested_beyond_reason_are_refused_before_parsing() {
+    // A million nested attachments would overflow the stack of a parser
+    // that builds and drops the tree recursively; this many are refused
+    // by counting, 40 by depth.
+    let nest = |depth: usize| {
+        let mut message = String::from("From: a@example.org\r\nTo: b@example.net\r\n");
+        for _ in 0..depth {
+            message.push_str("Content-Type: message/rfc822\r\n\r\nFrom: c@example.org\r\n");
+        }
+        message.push_str("\r\ninnermost\r\n");
+        message
+    };
+    assert_eq!(
+        outgoing(nest(100_000).as_bytes()),
+        Err(MessageError::UnscrubbablePart {
+            offset: 0,
+            reason: "too many attached messages"
+        })
+    );
+    assert!(matches!(
+        outgoing(nest(40).as_bytes()),
+        Err(MessageError::UnscrubbablePart {
+            reason: "attached messages nested too deeply",
+            ..
+        })
+    ));
+    let sent = outgoing(nest(3).as_bytes()).unwrap();
+    assert!(text(&sent.message).ends_with("\r\ninnermost\r\n"));
+}

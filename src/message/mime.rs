@@ -52,6 +52,7 @@ pub(crate) fn scrub_message<R: CryptoRng + ?Sized>(
         offset: 0,
         reason: "mail-parser cannot read the message",
     };
+    check_nesting_budget(text)?;
     let parsed = parser().parse(text).ok_or(unreadable.clone())?;
     if is_signed_or_encrypted(&parsed) {
         return apply(text, header_edits);
@@ -62,7 +63,7 @@ pub(crate) fn scrub_message<R: CryptoRng + ?Sized>(
         multiparts: Vec::new(),
         parts: 0,
     };
-    scrub.walk(&parsed, false, rng)?;
+    scrub.walk(&parsed, 0, rng)?;
     scrub.check_boundaries()?;
     let new_boundaries: Vec<String> = scrub.multiparts.iter().map(|m| m.new.clone()).collect();
     for multipart in std::mem::take(&mut scrub.multiparts) {
@@ -74,17 +75,65 @@ pub(crate) fn scrub_message<R: CryptoRng + ?Sized>(
     Ok(out)
 }
 
+/// mail-parser nests each attached message inside its parent, and such a
+/// tree is built and dropped recursively: a message of a million nested
+/// `message/rfc822` parts would overflow the stack. Every attached message
+/// needs a `message/` in some Content-Type (or a `multipart/digest` around
+/// it), so counting those words bounds the nesting before parsing. Real
+/// mail has a handful; a digest of many messages counts once.
+fn check_nesting_budget(text: &[u8]) -> Result<(), MessageError> {
+    let ends_with = |end: usize, word: &[u8]| {
+        end.checked_sub(word.len())
+            .and_then(|start| text.get(start..end))
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    let words = text
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'/')
+        .filter(|&(i, _)| {
+            ends_with(i + 1, MESSAGE_WORD) || ends_with(i + 1 + DIGEST_TAIL, DIGEST_WORD)
+        })
+        .count();
+    if words > MAX_MESSAGE_WORDS {
+        return Err(MessageError::UnscrubbablePart {
+            offset: 0,
+            reason: "too many attached messages",
+        });
+    }
+    Ok(())
+}
+
+const MESSAGE_WORD: &[u8] = b"message/";
+const DIGEST_WORD: &[u8] = b"multipart/digest";
+/// Bytes of [`DIGEST_WORD`] after its `/`.
+const DIGEST_TAIL: usize = 6;
+/// At most this many `message/` and `multipart/digest` words in a message
+/// to scrub (see [`check_nesting_budget`]).
+const MAX_MESSAGE_WORDS: usize = 1000;
+/// Attached messages nested deeper than this are refused.
+const MAX_NESTED_MESSAGES: usize = 32;
+
 /// Whether any part, attached messages included, is signed or encrypted.
 fn is_signed_or_encrypted(message: &Message<'_>) -> bool {
-    message.parts.iter().any(|part| {
-        let here = part.content_type().is_some_and(|ct| {
-            SIGNED_OR_ENCRYPTED.iter().any(|(t, s)| {
-                ct.ctype().eq_ignore_ascii_case(t)
-                    && ct.subtype().is_some_and(|sub| sub.eq_ignore_ascii_case(s))
-            })
-        });
-        here || matches!(&part.body, PartType::Message(inner) if is_signed_or_encrypted(inner))
-    })
+    let mut pending = vec![message];
+    while let Some(message) = pending.pop() {
+        for part in &message.parts {
+            let sealed = part.content_type().is_some_and(|ct| {
+                SIGNED_OR_ENCRYPTED.iter().any(|(t, s)| {
+                    ct.ctype().eq_ignore_ascii_case(t)
+                        && ct.subtype().is_some_and(|sub| sub.eq_ignore_ascii_case(s))
+                })
+            });
+            if sealed {
+                return true;
+            }
+            if let PartType::Message(inner) = &part.body {
+                pending.push(inner);
+            }
+        }
+    }
+    false
 }
 
 /// A multipart whose boundary is replaced.
@@ -106,12 +155,14 @@ struct Scrub<'t> {
 }
 
 impl Scrub<'_> {
+    /// `depth` is 0 for the message itself, 1 for an attached message, ...
     fn walk<R: CryptoRng + ?Sized>(
         &mut self,
         message: &Message<'_>,
-        nested: bool,
+        depth: usize,
         rng: &mut R,
     ) -> Result<(), MessageError> {
+        let nested = depth > 0;
         for (i, part) in message.parts.iter().enumerate() {
             self.parts += 1;
             let offset = part.offset_header as usize;
@@ -201,8 +252,11 @@ impl Scrub<'_> {
                     })
             });
             match &part.body {
+                PartType::Message(_) if depth >= MAX_NESTED_MESSAGES => {
+                    return Err(refuse("attached messages nested too deeply"));
+                }
                 PartType::Message(inner) if part.encoding == Encoding::None => {
-                    self.walk(inner, true, rng)?;
+                    self.walk(inner, depth + 1, rng)?;
                 }
                 PartType::Message(_) => {
                     // RFC 2046 5.2.1 allows only 7bit, 8bit and binary for
