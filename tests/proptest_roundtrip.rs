@@ -236,7 +236,7 @@ fn deliveries<'a>(
     onions
         .into_iter()
         .filter_map(|onion| {
-            let email = onion.to_email("alice@example.org");
+            let email = onion.to_email(&common::alice());
             common::delivery(mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1)
         })
         .collect()
@@ -306,7 +306,7 @@ proptest! {
         let mut message = b"From: a@b.example\r\nTo: c@d.example\r\n\r\n".to_vec();
         message.extend_from_slice(&body);
         let net = network(2, 1024);
-        let options = WrapOptions { redundancy: Redundancy::Parity(parity) };
+        let options = WrapOptions { redundancy: Redundancy::Parity(parity), ..WrapOptions::default() };
         let onions = wrap(&net, &message, &options, seed);
         let n = onions.len();
         let m = usize::from(parity);
@@ -467,7 +467,7 @@ proptest! {
         let contains = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
         for onion in &onions {
             prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
-            let mut carrier = onion.to_email(sender);
+            let mut carrier = onion.to_email(&common::alice());
             let mut address = onion.first_hop().to_owned();
             for hop in 1..=hops {
                 prop_assert_eq!(contains(&carrier, sender), hop == 1, "hop {}", hop);
@@ -480,7 +480,7 @@ proptest! {
                     Outcome::Forward { onion, .. } => {
                         prop_assert!(hop < hops);
                         prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
-                        carrier = onion.to_email(&own);
+                        carrier = onion.to_email(&mixmailer::message::Mailbox::parse(&own).unwrap());
                         address = onion.first_hop().to_owned();
                     }
                     _ => prop_assert_eq!(hop, hops),

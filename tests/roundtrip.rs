@@ -25,7 +25,7 @@ fn send(net: &SampleNetwork, onions: &[Onion], indices: &[usize]) -> Vec<Outcome
         .iter()
         .map(|&i| {
             let onion = &onions[i];
-            let email = onion.to_email("alice@example.org");
+            let email = onion.to_email(&common::alice());
             mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1
         })
         .collect()
@@ -60,7 +60,7 @@ fn delivered_header_is_sanitized_and_dated_by_the_exit() {
     let onions = wrap(&net, &message, 7);
     // One data fragment: the first packet to arrive completes the message.
     let mut mixnet = InProcessMixnet::new(&net).unwrap();
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let (trip, outcome) = mixnet
         .carry(onions[0].first_hop(), &email, net.now)
         .unwrap();
@@ -215,7 +215,7 @@ fn a_replayed_packet_is_dropped() {
     let net = network(3, 2048);
     let onions = wrap(&net, &pep_message("once\r\n"), 1);
     let mut mixnet = InProcessMixnet::new(&net).unwrap();
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let node = mixnet.node_mut(onions[0].first_hop()).unwrap();
     assert!(matches!(
         node.process(&email, net.now).unwrap(),
@@ -235,12 +235,12 @@ fn a_replay_at_the_exit_is_dropped_too() {
     let first = mixnet.node_mut(onions[0].first_hop()).unwrap();
     let own = first.entry().address().to_owned();
     let Outcome::Forward { onion, .. } = first
-        .process(&onions[0].to_email("alice@example.org"), net.now)
+        .process(&onions[0].to_email(&common::alice()), net.now)
         .unwrap()
     else {
         panic!("the first hop forwards");
     };
-    let email = onion.to_email(&own);
+    let email = onion.to_email(&mixmailer::message::Mailbox::parse(&own).unwrap());
     let exit = mixnet.node_mut(onion.first_hop()).unwrap();
     // One data fragment: the first copy completes the message.
     assert!(matches!(
@@ -297,7 +297,7 @@ fn a_flipped_bit_in_the_payload_is_rejected_by_the_exit() {
 fn a_changed_character_in_the_carrier_is_rejected() {
     let net = network(3, 2048);
     let onions = wrap(&net, &pep_message("x\r\n"), 2);
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let text = String::from_utf8(email).unwrap();
     let block = text.find("-----BEGIN").unwrap();
     for offset in [40usize, 300, 1500, 2500] {
