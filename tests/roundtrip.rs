@@ -279,8 +279,8 @@ fn a_flipped_bit_in_the_payload_is_rejected_by_the_exit() {
         packet[byte] ^= 0x10;
         let tampered = Onion::clone(&onions[0]);
         let email = mixmailer::carrier::write_carrier(
-            "alice@example.org",
-            tampered.first_hop(),
+            &common::alice(),
+            &mixmailer::message::Mailbox::parse(tampered.first_hop()).unwrap(),
             net.now,
             "t@example.org",
             tampered.period(),
