@@ -130,9 +130,12 @@ fn small_message(c: &mut Criterion) {
     let route = directory.random_route(&mut rng).unwrap();
     let message = message(1_000, &mut rng);
     let now = network.now;
-    let wrapped =
-        mix_wrap_with(&message, &route, &WrapOptions::default(), now, &mut rng).unwrap();
-    assert_eq!(wrapped.onions().len(), 2, "one data fragment and one parity fragment");
+    let wrapped = mix_wrap_with(&message, &route, &WrapOptions::default(), now, &mut rng).unwrap();
+    assert_eq!(
+        wrapped.onions().len(),
+        2,
+        "one data fragment and one parity fragment"
+    );
     let period = wrapped.period();
     let mut group = c.benchmark_group("small message");
     group.bench_function("mix_wrap (1 KB, 2 packets)", |b| {

@@ -1,8 +1,8 @@
 //! Carrier emails (SPEC 5): one packet per ordinary email, base64 in an
 //! armored block so any MTA carries it unchanged.
 
-use base64::engine::general_purpose::STANDARD;
 use crate::message::Mailbox;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::time::SystemTime;
 

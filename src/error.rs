@@ -40,4 +40,3 @@ impl From<crate::node::StoreError> for Error {
         Error::Node(NodeError::Store(error))
     }
 }
-

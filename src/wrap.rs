@@ -8,11 +8,11 @@ use crate::message::{encode_body, fragment_body, prepare_outgoing, Mailbox, Redu
 use crate::period::period_of;
 use crate::route::Route;
 use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput, TableCache};
-use std::sync::Arc;
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, SeedableRng};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// One Sphinx packet and where to mail it.

@@ -555,6 +555,9 @@ fn seeded_mix_wrap_gives_the_same_onions_every_time() {
             .unwrap()
     };
     let onions = wrap();
-    assert!(onions.onions().len() > 2, "several packets, built in parallel");
+    assert!(
+        onions.onions().len() > 2,
+        "several packets, built in parallel"
+    );
     assert_eq!(onions, wrap());
 }
