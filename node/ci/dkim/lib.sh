@@ -123,6 +123,7 @@ dkim_init() {
 # /etc/resolv.conf names our nsd. Daemons started there stay in it; nobody
 # else's resolver changes.
 dkim_in_ns() {
+    # shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
     unshare --mount --propagation private -- /bin/sh -c \
         'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$DKIM_WORK/resolv.conf" "$@"
 }
@@ -409,6 +410,7 @@ dkim_postfix_start() {
 
 # dkim_smtp_ready ADDR PORT: an SMTP greeting comes from ADDR:PORT.
 dkim_smtp_ready() {
+    # shellcheck disable=SC2016 # $0 and $1 belong to the inner shell
     timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -c 3 <&3 | grep -q 220' "$1" "$2"
 }
 
@@ -448,8 +450,7 @@ SignHeaders             From,Reply-To,Sender,To,Cc,Subject,Date,Message-ID,In-Re
 OversignHeaders         From
 EOF
     } >"$dir/opendkim/opendkim.conf"
-    dkim_start_milter "opendkim:$inst" "$dir/opendkim/opendkim.pid" "$dir/opendkim/opendkim.sock" \
-        opendkim -x "$dir/opendkim/opendkim.conf" || return 1
+    start_exit_signer "$inst" || return 1
 
     dkim_postfix_config "$inst" "mx.$EXIT_DOMAIN" "$EXIT_SMTP_ADDR" "$EXIT_SMTP_PORT" || return 1
     postconf -c "$cf" -e \
@@ -469,6 +470,31 @@ EOF
     dkim_wait "$DKIM_TIMEOUT" "the exit's smtpd" dkim_smtp_ready "$EXIT_SMTP_ADDR" "$EXIT_SMTP_PORT" || return 1
     dkim_log "exit instance $inst: smtpd on $EXIT_SMTP_ADDR:$EXIT_SMTP_PORT signs From *@$EXIT_DOMAIN (s=$DKIM_SELECTOR)"
 }
+
+# start_exit_signer [INSTANCE]: (re)starts the exit's OpenDKIM, configured
+# by setup_exit_signer, and makes its Postfix pick up what the maildrop
+# held while the signer was away.
+start_exit_signer() {
+    local inst=${1:-exit} dir
+    dir="$DKIM_WORK/$inst/opendkim"
+    dkim_start_milter "opendkim:$inst" "$dir/opendkim.pid" "$dir/opendkim.sock" \
+        opendkim -x "$dir/opendkim.conf" || return 1
+    if postfix -c "$(dkim_postfix_dir "$inst")" status 2>/dev/null; then
+        postkick -c "$(dkim_postfix_dir "$inst")" public pickup W ||
+            dkim_err "could not wake the pickup service of $inst"
+    fi
+}
+
+# stop_exit_signer [INSTANCE]: stops the exit's OpenDKIM (to show that
+# nothing leaves unsigned without it).
+stop_exit_signer() {
+    local inst=${1:-exit} pid
+    pid=$(dkim_pid_from "$DKIM_WORK/$inst/opendkim/opendkim.pid") || return 1
+    kill -TERM "$pid" || return 1
+    dkim_wait "$DKIM_TIMEOUT" "OpenDKIM ($pid) to stop" dkim_gone "$pid"
+}
+
+dkim_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # exit_submit_smtp FILE SENDER RECIPIENT...: sends the message in FILE to
 # the exit's smtpd, as the mix daemon does.
@@ -495,6 +521,7 @@ exit_sendmail() {
         shift
     fi
     [ "${1:-}" = -- ] && shift
+    # shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
     timeout 60 unshare --mount --propagation private -- /bin/sh -c \
         'mount --bind "$0" /etc/postfix/main.cf && exec /usr/sbin/sendmail "$@"' \
         "$(dkim_postfix_dir "$inst")/main.cf" "$@" ||
@@ -671,7 +698,7 @@ check_authentication() {
 # dkim_teardown: stops what this file started (by the pids it recorded)
 # and removes $DKIM_WORK unless DKIM_KEEP is set.
 dkim_teardown() {
-    local name pid i
+    local name pid _
     [ -n "${DKIM_WORK:-}" ] && [ -d "$DKIM_WORK" ] || return 0
     # Postfix first (it talks to the milters), then the milters, then DNS.
     tac "$DKIM_WORK/pids" 2>/dev/null | while read -r name pid; do
@@ -679,7 +706,7 @@ dkim_teardown() {
         postfix:*) postfix -c "$(dkim_postfix_dir "${name#postfix:}")" stop >/dev/null 2>&1 ;;
         *) kill -TERM "$pid" 2>/dev/null ;;
         esac
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.2
         done

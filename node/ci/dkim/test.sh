@@ -64,7 +64,7 @@ trap finish EXIT
 step "install, DNS, exit signer, provider"
 dkim_init
 SECONDS=0
-start_dns
+start_dns "$DKIM_WORK/dns"
 setup_exit_signer exit
 setup_provider provider
 echo "set up in $SECONDS s"
@@ -213,6 +213,45 @@ unsigned_fails() {
         dkim_has_result "$1" "dmarc=fail( .*)? header\.from=${EXIT_DOMAIN//./\\.}"
 }
 expect "(e) unsigned From $EXIT_DOMAIN: dkim=none, dmarc=fail" unsigned_fails "$UNSIGNED"
+
+# (f) A genuine signed delivery, altered afterwards and sent on from
+# elsewhere: the signature no longer verifies.
+sed -e 's/\r$//' -e '/^DKIM-Signature:/,$!d' -e "s/^Hello Bob, this is plain-$RUN/Hello Eve, this is plain-$RUN/" \
+    "$PLAIN" >"$MSGS/tampered.eml"
+sed -i -e "s/^Message-ID: <plain-/Message-ID: <tampered-/" "$MSGS/tampered.eml"
+timeout 60 swaks --silent 2 --server "$PROVIDER_SMTP_ADDR" --port "$PROVIDER_SMTP_PORT" \
+    --local-interface 127.0.0.24 --helo outsider.test \
+    --from "$EXIT_MAILBOX" --to "bob@$PROVIDER_DOMAIN" --data "@$MSGS/tampered.eml"
+TAMPERED=$(wait_provider_mail 30 bob "tampered-$RUN@")
+show "(f) altered after signing" "$TAMPERED"
+tampered_fails() {
+    dkim_has_result "$1" "dkim=fail( .*)? header\.d=${EXIT_DOMAIN//./\\.}( .*)?" &&
+        dkim_has_result "$1" "dmarc=fail( .*)? header\.from=${EXIT_DOMAIN//./\\.}"
+}
+expect_not "(f) altered after signing: check_authentication fails" check_authentication "$TAMPERED"
+expect "(f) altered after signing: dkim=fail header.d=$EXIT_DOMAIN, dmarc=fail" tampered_fails "$TAMPERED"
+
+step "without its signer the exit sends nothing, and loses nothing"
+stop_exit_signer exit
+sed -e "s/pep-$RUN@/held-smtp-$RUN@/" "$MSGS/pep.eml" >"$MSGS/held-smtp.eml"
+sed -e "s/pep-$RUN@/held-sendmail-$RUN@/" "$MSGS/pep.eml" >"$MSGS/held-sendmail.eml"
+# tempfailed FILE: the exit's smtpd answers the message's DATA with 4xx, so
+# the mix daemon keeps it and tries again.
+tempfailed() {
+    local out
+    out=$(exit_submit_smtp "$1" "$EXIT_MAILBOX" "bob@$PROVIDER_DOMAIN" 2>&1) && return 1
+    grep -Eq '^<\*\* 4[0-9]{2} ' <<<"$out"
+}
+expect "(g) the exit's smtpd answers 4xx while OpenDKIM is down" tempfailed "$MSGS/held-smtp.eml"
+expect "(g) the exit's sendmail still accepts mail while OpenDKIM is down" \
+    exit_sendmail exit -- -i -f "$EXIT_MAILBOX" -- "bob@$PROVIDER_DOMAIN" <"$MSGS/held-sendmail.eml"
+sleep 3
+expect "(g) nothing reached the provider meanwhile" \
+    test -z "$(provider_find_mail bob "held-")"
+start_exit_signer exit
+HELD=$(wait_provider_mail 30 bob "held-sendmail-$RUN@")
+expect "(g) once OpenDKIM is back, the held message arrives signed and passes" \
+    check_authentication "$HELD"
 
 [ "$SECONDS" -le "$LIMIT_SECS" ] || failed "took $SECONDS s, more than $LIMIT_SECS s"
 echo
