@@ -2,7 +2,7 @@
 # DKIM signing at the exit and DKIM/DMARC checking at a "provider", on
 # loopback only, for the end-to-end tests. Source this file (as root):
 #
-#   . node/ci/dkim/lib.sh
+#   . node/ci/dkim/lib.sh            # (dkim_setup_all does the next four)
 #   dkim_init                       # installs packages, makes $DKIM_WORK
 #   start_dns                       # nsd on $DKIM_DNS_ADDR:53 with the zones below
 #   setup_exit_signer exit          # Postfix + OpenDKIM (signer) on $EXIT_SMTP_ADDR:$EXIT_SMTP_PORT
@@ -510,21 +510,43 @@ exit_submit_smtp() {
         dkim_err "the exit's smtpd did not accept $file"
 }
 
+# exit_sendmail_wrapper PATH [INSTANCE]: writes an executable PATH that is
+# the exit instance's sendmail: `sendmail -C <its config directory>`. A
+# program that submits through sendmail (the mix daemon's [outgoing]
+# sendmail) can use it as is. Postfix's setgid postdrop accepts a
+# non-default configuration directory from a user other than root only if
+# the DEFAULT instance's main.cf lists it:
+#   postconf -e "alternate_config_directories = $(dkim_postfix_dir exit)"
+# (exit_sendmail below does that in a private namespace instead.)
+exit_sendmail_wrapper() {
+    local path=$1 inst=${2:-exit}
+    printf '#!/bin/sh\n# The sendmail of Postfix instance %s (node/ci/dkim/lib.sh).\nexec /usr/sbin/sendmail -C %q "$@"\n' \
+        "$inst" "$(dkim_postfix_dir "$inst")" >"$path" || return 1
+    chmod 755 "$path"
+}
+
 # exit_sendmail [INSTANCE] -- SENDMAIL-ARGS... < MESSAGE: submits through the
-# exit instance's sendmail (pickup, non_smtpd_milters). Postfix's setgid
-# postdrop only accepts the default configuration directory, so in a
-# private namespace our main.cf is mounted over the default one.
+# exit instance's sendmail (pickup, non_smtpd_milters) as user
+# $EXIT_SENDMAIL_USER [nobody], as the mix daemon would. The default main.cf
+# that postdrop consults (see exit_sendmail_wrapper) is replaced, in a
+# private mount namespace only, by one that lists our instance.
 exit_sendmail() {
-    local inst=exit
+    local inst=exit cf
     if [ "${1:-}" != -- ]; then
         inst=$1
         shift
     fi
     [ "${1:-}" = -- ] && shift
-    # shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
+    cf=$(dkim_postfix_dir "$inst")
+    [ -x "$DKIM_WORK/$inst/sendmail" ] || exit_sendmail_wrapper "$DKIM_WORK/$inst/sendmail" "$inst" || return 1
+    printf 'alternate_config_directories = %s\n' "$cf" >"$DKIM_WORK/$inst/default-main.cf"
+    chmod 644 "$DKIM_WORK/$inst/default-main.cf"
+    # shellcheck disable=SC2016 # $0, $1 and $@ belong to the inner shell
     timeout 60 unshare --mount --propagation private -- /bin/sh -c \
-        'mount --bind "$0" /etc/postfix/main.cf && exec /usr/sbin/sendmail "$@"' \
-        "$(dkim_postfix_dir "$inst")/main.cf" "$@" ||
+        'mount --bind "$0" /etc/postfix/main.cf && user=$1 && shift &&
+         exec setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups "$@"' \
+        "$DKIM_WORK/$inst/default-main.cf" "${EXIT_SENDMAIL_USER:-nobody}" \
+        "$DKIM_WORK/$inst/sendmail" "$@" ||
         dkim_err "the exit's sendmail failed"
 }
 
@@ -691,6 +713,17 @@ check_authentication() {
         provider_auth_results "$file" | sed 's/^/    /' >&2
         return 1
     fi
+}
+
+# ------------------------------------------------------------------ all
+
+# dkim_setup_all: dkim_init, start_dns, setup_exit_signer exit,
+# setup_provider provider: the whole delivery path, for the end-to-end test.
+dkim_setup_all() {
+    dkim_init || return 1
+    start_dns "$DKIM_WORK/dns" || return 1
+    setup_exit_signer exit || return 1
+    setup_provider provider
 }
 
 # ------------------------------------------------------------------ teardown
