@@ -2,12 +2,14 @@
 # DKIM signing at the exit and DKIM/DMARC checking at a "provider", on
 # loopback only, for the end-to-end tests. Source this file (as root):
 #
-#   . node/ci/dkim/lib.sh            # (dkim_setup_all does the next four)
+#   . node/ci/dkim/lib.sh
 #   dkim_init                       # installs packages, makes $DKIM_WORK
+#                                   # (dkim_setup_all: this and the next three)
 #   start_dns                       # nsd on $DKIM_DNS_ADDR:53 with the zones below
 #   setup_exit_signer exit          # Postfix + OpenDKIM (signer) on $EXIT_SMTP_ADDR:$EXIT_SMTP_PORT
 #   setup_provider provider         # Postfix + OpenDKIM (verifier) + OpenDMARC on $PROVIDER_SMTP_ADDR:$PROVIDER_SMTP_PORT
-#   ... mail to anything@$PROVIDER_DOMAIN via the exit instance ...
+#   ... mail to bob@$PROVIDER_DOMAIN through the exit instance: over SMTP,
+#       or with the sendmail that exit_sendmail_wrapper writes ...
 #   check_authentication "$(wait_provider_mail 60 bob TOKEN)"
 #   dkim_teardown                   # stops everything this file started
 #
@@ -18,7 +20,7 @@
 # private mount namespace where /etc/resolv.conf names our nsd. OpenDKIM is
 # pointed at nsd through its own configuration instead, as an operator would.
 #
-# Settings (environment, read when a function runs; defaults in brackets):
+# Settings (environment, set before sourcing this file; defaults in brackets):
 #   DKIM_WORK            work directory            [mktemp -d /tmp/mixmailer-dkim.XXXXXX]
 #   EXIT_DOMAIN          the exit's mail domain, d= of its signatures  [exit.test]
 #   EXIT_MAILBOX         the exit's own mailbox    [relay@$EXIT_DOMAIN]
@@ -128,8 +130,17 @@ dkim_in_ns() {
         'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$DKIM_WORK/resolv.conf" "$@"
 }
 
-# dkim_track NAME PID: remember a daemon for dkim_teardown.
-dkim_track() { printf '%s %s\n' "$1" "$2" >>"$DKIM_WORK/pids"; }
+# dkim_track NAME PID: remember a daemon for dkim_teardown, with its
+# program name, so that a pid the kernel has since given to another
+# process is never signalled.
+dkim_track() {
+    local comm
+    comm=$(cat "/proc/$2/comm" 2>/dev/null) || dkim_err "$1 ($2) is not running" || return 1
+    printf '%s %s %s\n' "$1" "$2" "$comm" >>"$DKIM_WORK/pids"
+}
+
+# dkim_running PID COMM: PID is still the process we started.
+dkim_running() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
 
 # dkim_pid_from FILE: the pid written in FILE, if it is a number.
 dkim_pid_from() {
@@ -233,7 +244,13 @@ EOF
 # [$DKIM_WORK/dns] and serves them with nsd on $DKIM_DNS_ADDR port 53.
 start_dns() {
     local dir=${1:-$DKIM_WORK/dns} zone pid
-    case $DKIM_DNS_ADDR in 127.*) ;; *) dkim_err "DKIM_DNS_ADDR must be a loopback address" || return 1 ;; esac
+    local a
+    # The reverse zone we serve is 0.0.127.in-addr.arpa.
+    for a in "$DKIM_DNS_ADDR" "$EXIT_SMTP_ADDR" "$PROVIDER_SMTP_ADDR"; do
+        case $a in 127.0.0.[0-9] | 127.0.0.[0-9][0-9] | 127.0.0.[0-9][0-9][0-9]) ;;
+        *) dkim_err "$a: the addresses must be 127.0.0.x (loopback)" || return 1 ;;
+        esac
+    done
     dkim_make_key || return 1
     mkdir -p "$dir" || return 1
     dkim_write_zones "$dir" || return 1
@@ -321,7 +338,6 @@ dkim_unbound_conf() {
 server:
     do-not-query-localhost: no
     local-zone: "test." nodefault
-    local-zone: "127.in-addr.arpa." nodefault
 EOF
 }
 
@@ -490,11 +506,12 @@ start_exit_signer() {
 stop_exit_signer() {
     local inst=${1:-exit} pid
     pid=$(dkim_pid_from "$DKIM_WORK/$inst/opendkim/opendkim.pid") || return 1
+    dkim_running "$pid" opendkim || dkim_err "OpenDKIM of $inst is not running" || return 1
     kill -TERM "$pid" || return 1
     dkim_wait "$DKIM_TIMEOUT" "OpenDKIM ($pid) to stop" dkim_gone "$pid"
 }
 
-dkim_gone() { ! kill -0 "$1" 2>/dev/null; }
+dkim_gone() { ! dkim_running "$1" opendkim; }
 
 # exit_submit_smtp FILE SENDER RECIPIENT...: sends the message in FILE to
 # the exit's smtpd, as the mix daemon does.
@@ -563,8 +580,8 @@ setup_provider() {
     cf=$(dkim_postfix_dir "$inst")
     : "${PROVIDER_MAILDIRS:=$dir/maildirs}"
     export PROVIDER_MAILDIRS
-    uid=$(id -u "$PROVIDER_MAIL_USER") || return 1
-    gid=$(id -g "$PROVIDER_MAIL_USER") || return 1
+    uid=$(id -u "$PROVIDER_MAIL_USER" 2>/dev/null) && gid=$(id -g "$PROVIDER_MAIL_USER") ||
+        dkim_err "PROVIDER_MAIL_USER=$PROVIDER_MAIL_USER: no such user (it must own the Maildirs)" || return 1
 
     mkdir -p "$dir/opendkim" "$dir/opendmarc" || return 1
     chown opendkim:opendkim "$dir/opendkim"
@@ -731,19 +748,20 @@ dkim_setup_all() {
 # dkim_teardown: stops what this file started (by the pids it recorded)
 # and removes $DKIM_WORK unless DKIM_KEEP is set.
 dkim_teardown() {
-    local name pid _
+    local name pid comm _
     [ -n "${DKIM_WORK:-}" ] && [ -d "$DKIM_WORK" ] || return 0
     # Postfix first (it talks to the milters), then the milters, then DNS.
-    tac "$DKIM_WORK/pids" 2>/dev/null | while read -r name pid; do
+    tac "$DKIM_WORK/pids" 2>/dev/null | while read -r name pid comm; do
+        dkim_running "$pid" "$comm" || continue
         case $name in
         postfix:*) postfix -c "$(dkim_postfix_dir "${name#postfix:}")" stop >/dev/null 2>&1 ;;
         *) kill -TERM "$pid" 2>/dev/null ;;
         esac
         for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            dkim_running "$pid" "$comm" || break
             sleep 0.2
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if dkim_running "$pid" "$comm"; then
             dkim_log "$name ($pid) did not stop; killing it"
             kill -KILL "$pid" 2>/dev/null
         fi

@@ -51,7 +51,7 @@ finish() {
     set +e
     if [ "$rc" != 0 ] || [ "$FAILED" != 0 ]; then
         DKIM_KEEP=1
-        for f in "$DKIM_WORK"/exit/maillog "$DKIM_WORK"/provider/maillog; do
+        for f in "${DKIM_WORK:-}"/exit/maillog "${DKIM_WORK:-}"/provider/maillog; do
             echo "--- $f (last 25 lines) ---" >&2
             tail -n 25 "$f" >&2 2>/dev/null
         done
