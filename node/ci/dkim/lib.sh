@@ -131,16 +131,16 @@ dkim_in_ns() {
 }
 
 # dkim_track NAME PID: remember a daemon for dkim_teardown, with its
-# program name, so that a pid the kernel has since given to another
-# process is never signalled.
+# executable, so that a pid the kernel has since given to another process
+# is never signalled. (Not its name: nsd renames its processes.)
 dkim_track() {
-    local comm
-    comm=$(cat "/proc/$2/comm" 2>/dev/null) || dkim_err "$1 ($2) is not running" || return 1
-    printf '%s %s %s\n' "$1" "$2" "$comm" >>"$DKIM_WORK/pids"
+    local exe
+    exe=$(readlink "/proc/$2/exe" 2>/dev/null) || dkim_err "$1 ($2) is not running" || return 1
+    printf '%s %s %s\n' "$1" "$2" "$exe" >>"$DKIM_WORK/pids"
 }
 
-# dkim_running PID COMM: PID is still the process we started.
-dkim_running() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
+# dkim_running PID EXECUTABLE: PID is still a process running EXECUTABLE.
+dkim_running() { [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ]; }
 
 # dkim_pid_from FILE: the pid written in FILE, if it is a number.
 dkim_pid_from() {
@@ -506,12 +506,12 @@ start_exit_signer() {
 stop_exit_signer() {
     local inst=${1:-exit} pid
     pid=$(dkim_pid_from "$DKIM_WORK/$inst/opendkim/opendkim.pid") || return 1
-    dkim_running "$pid" opendkim || dkim_err "OpenDKIM of $inst is not running" || return 1
+    dkim_running "$pid" "$(readlink -f "$(command -v opendkim)")" || dkim_err "OpenDKIM of $inst is not running" || return 1
     kill -TERM "$pid" || return 1
     dkim_wait "$DKIM_TIMEOUT" "OpenDKIM ($pid) to stop" dkim_gone "$pid"
 }
 
-dkim_gone() { ! dkim_running "$1" opendkim; }
+dkim_gone() { ! dkim_running "$1" "$(readlink -f "$(command -v opendkim)")"; }
 
 # exit_submit_smtp FILE SENDER RECIPIENT...: sends the message in FILE to
 # the exit's smtpd, as the mix daemon does.
@@ -748,20 +748,20 @@ dkim_setup_all() {
 # dkim_teardown: stops what this file started (by the pids it recorded)
 # and removes $DKIM_WORK unless DKIM_KEEP is set.
 dkim_teardown() {
-    local name pid comm _
+    local name pid exe _
     [ -n "${DKIM_WORK:-}" ] && [ -d "$DKIM_WORK" ] || return 0
     # Postfix first (it talks to the milters), then the milters, then DNS.
-    tac "$DKIM_WORK/pids" 2>/dev/null | while read -r name pid comm; do
-        dkim_running "$pid" "$comm" || continue
+    tac "$DKIM_WORK/pids" 2>/dev/null | while read -r name pid exe; do
+        dkim_running "$pid" "$exe" || continue
         case $name in
         postfix:*) postfix -c "$(dkim_postfix_dir "${name#postfix:}")" stop >/dev/null 2>&1 ;;
         *) kill -TERM "$pid" 2>/dev/null ;;
         esac
         for _ in $(seq 50); do
-            dkim_running "$pid" "$comm" || break
+            dkim_running "$pid" "$exe" || break
             sleep 0.2
         done
-        if dkim_running "$pid" "$comm"; then
+        if dkim_running "$pid" "$exe"; then
             dkim_log "$name ($pid) did not stop; killing it"
             kill -KILL "$pid" 2>/dev/null
         fi

@@ -46,9 +46,15 @@ expect_not() {
     exit 1
 }
 
+SUMMARY=0
 finish() {
     local rc=$?
     set +e
+    if [ "$SUMMARY" = 0 ]; then
+        # Aborted by a failed step: still say so in the closing line.
+        echo "dkim: aborted (exit status $rc)" >&2
+        echo "$PASSED passed, $((FAILED + 1)) failed"
+    fi
     if [ "$rc" != 0 ] || [ "$FAILED" != 0 ]; then
         DKIM_KEEP=1
         for f in "${DKIM_WORK:-}"/exit/maillog "${DKIM_WORK:-}"/provider/maillog; do
@@ -186,13 +192,18 @@ for m in "(a) pEp to bob:$PEP_BOB" "(a) pEp to carol:$PEP_CAROL" "(b) plaintext:
         test "$(dkim_tag "$file" d)/$(dkim_tag "$file" s)" = "$EXIT_DOMAIN/$DKIM_SELECTOR"
 done
 # The signed header fields: From twice (oversigned: nobody can add a
-# second From that the signature would not cover), and To.
-oversigned() {
-    local h
+# second From that the signature would not cover), and every field that
+# says what the message is and how to read its body.
+covers() {
+    local h f
     h=$(dkim_tag "$1" h | tr ':' '\n')
-    [ "$(grep -ci '^from$' <<<"$h")" = 2 ] && grep -qi '^to$' <<<"$h"
+    [ "$(grep -ci '^from$' <<<"$h")" = 2 ] || return 1
+    for f in To Subject Date Message-ID MIME-Version Content-Type; do
+        grep -qix -e "$f" <<<"$h" || return 1
+    done
 }
-expect "(a) the signature covers From (twice: oversigned) and To" oversigned "$PEP_BOB"
+expect "(a) the signature covers From (twice: oversigned), To, Subject, Date, Message-ID, MIME-Version, Content-Type" \
+    covers "$PEP_BOB"
 expect "(a) From is the exit's mailbox, To names nobody" \
     test "$(field "$PEP_BOB" From)|$(field "$PEP_BOB" To)" = "<$EXIT_MAILBOX>|undisclosed-recipients:;"
 expect "(b) From names the author and the exit, Reply-To the author" \
@@ -256,5 +267,6 @@ expect "(g) once OpenDKIM is back, the held message arrives signed and passes" \
 [ "$SECONDS" -le "$LIMIT_SECS" ] || failed "took $SECONDS s, more than $LIMIT_SECS s"
 echo
 echo "dkim: finished in $SECONDS s after the install"
+SUMMARY=1
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
