@@ -13,6 +13,20 @@
 #   check_authentication "$(wait_provider_mail 60 bob TOKEN)"
 #   dkim_teardown                   # stops everything this file started
 #
+# In the mixnet end-to-end test (node/ci/e2e.sh), so that the exit node's
+# real deliveries are signed and judged:
+#   export EXIT_DOMAIN=node3.test EXIT_MAILBOX=mix@node3.test \
+#          PROVIDER_MAILDIRS="$WORK/maildirs" PROVIDER_MAIL_USER=mixmailer \
+#          DKIM_WORK="$WORK/dkim"
+#   . "$ROOT/node/ci/dkim/lib.sh"
+#   dkim_setup_all                                   # after `useradd mixmailer`
+#   exit_sendmail_wrapper "$WORK/bin/exit-sendmail"  # node3: [outgoing] sendmail = it
+#   postconf -e "alternate_config_directories = $(dkim_postfix_dir exit)"   # default instance
+#   check_authentication "$BOB1"                     # per delivered message
+#   dkim_teardown                                    # in its cleanup
+# (Once the daemon submits over SMTP: node3 sends to
+# $EXIT_SMTP_ADDR:$EXIT_SMTP_PORT instead; no wrapper, no alternate_config_directories.)
+#
 # Nothing here touches the machine's default Postfix instance, its
 # /etc/postfix or /etc/resolv.conf: each Postfix instance has its own
 # config, queue and data directories below $DKIM_WORK, and the daemons that
