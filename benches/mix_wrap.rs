@@ -1,4 +1,5 @@
 //! The sender's and a node's costs through the public API: `mix_wrap` of
+//! a small message against building its packets alone (`small message`),
 //! 10 KB, 100 KB and 1 MB messages (packets built on all cores), and
 //! `MixNode::process` of one carrier email at a forwarding node.
 //!
@@ -6,8 +7,12 @@
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use mixmailer::message::{encode_body, fragment_body, sanitize, Redundancy};
 use mixmailer::sample::{SampleNetwork, SampleSpec};
-use mixmailer::{mix_wrap_with, MixNode, Outcome, WrapOptions};
+use mixmailer::sphinx::{
+    build_packets_to, payload_capacity, HopTable, InitialSecret, PacketHop, PacketInput, TableCache,
+};
+use mixmailer::{mix_wrap_with, MixNode, Outcome, Route, WrapOptions};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use std::time::Duration;
@@ -20,6 +25,7 @@ fn network(payload_size: usize) -> SampleNetwork {
         payload_size,
         mean_delay: Duration::from_secs(60),
         seed: 7,
+        ..SampleSpec::default()
     })
     .unwrap()
 }
@@ -50,6 +56,11 @@ fn wrap(c: &mut Criterion) {
         let directory = network.directory().unwrap();
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let route = directory.random_route(&mut rng).unwrap();
+        // One sender-side table cache for the whole run, as a client keeps.
+        let options = WrapOptions {
+            tables: Some(Default::default()),
+            ..WrapOptions::default()
+        };
         for (name, size) in [("10 KB", 10_000), ("100 KB", 100_000), ("1 MB", 1_000_000)] {
             let message = message(size, &mut rng);
             if payload_size == 2048 && size > 500_000 {
@@ -61,7 +72,7 @@ fn wrap(c: &mut Criterion) {
                 &message,
                 |b, message| {
                     b.iter(|| {
-                        mix_wrap_with(message, &route, &WrapOptions::default(), &mut rng).unwrap()
+                        mix_wrap_with(message, &route, &options, network.now, &mut rng).unwrap()
                     })
                 },
             );
@@ -70,31 +81,106 @@ fn wrap(c: &mut Criterion) {
     group.finish();
 }
 
+/// The packets `mix_wrap` builds for one message on `route`: the same hops,
+/// payload size and number of packets, full plaintexts, a fresh table
+/// cache per call as `mix_wrap` has (tables come only after 50 packets, so
+/// neither side has any).
+fn build_its_packets(
+    route: &Route,
+    period: u64,
+    count: usize,
+    rng: &mut ChaCha20Rng,
+) -> Vec<Vec<u8>> {
+    let cache = TableCache::default();
+    let keys = route.keys_for(period).unwrap();
+    let tables: Vec<HopTable> = keys.iter().map(|key| cache.table(key)).collect();
+    let hops: Vec<PacketHop<'_>> = route
+        .hops()
+        .iter()
+        .zip(&keys)
+        .zip(&tables)
+        .map(|((h, key), table)| PacketHop {
+            id: h.id(),
+            key,
+            table: Some(table),
+        })
+        .collect();
+    let plaintext = vec![0x5a; payload_capacity(route.payload_size())];
+    let delays = vec![Duration::from_secs(60); hops.len()];
+    let secrets: Vec<InitialSecret> = (0..count).map(|_| InitialSecret::generate(rng)).collect();
+    let inputs: Vec<PacketInput<'_>> = secrets
+        .iter()
+        .map(|secret| PacketInput {
+            secret,
+            delays: &delays,
+            plaintext: &plaintext,
+        })
+        .collect();
+    build_packets_to(&hops, route.payload_size(), &inputs).unwrap()
+}
+
+/// A small message (one data fragment plus its parity, 2 packets, 5 hops,
+/// 2 KiB payloads): `mix_wrap` against building its packets alone, in the
+/// same run, and the steps in between, so that the overhead outside Sphinx
+/// shows where it goes.
+fn small_message(c: &mut Criterion) {
+    let network = network(2048);
+    let directory = network.directory().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let route = directory.random_route(&mut rng).unwrap();
+    let message = message(1_000, &mut rng);
+    let now = network.now;
+    let wrapped = mix_wrap_with(&message, &route, &WrapOptions::default(), now, &mut rng).unwrap();
+    assert_eq!(
+        wrapped.onions().len(),
+        2,
+        "one data fragment and one parity fragment"
+    );
+    let period = wrapped.period();
+    let mut group = c.benchmark_group("small message");
+    group.bench_function("mix_wrap (1 KB, 2 packets)", |b| {
+        b.iter(|| mix_wrap_with(&message, &route, &WrapOptions::default(), now, &mut rng).unwrap())
+    });
+    group.bench_function("its 2 packets alone", |b| {
+        b.iter(|| build_its_packets(&route, period, 2, &mut rng))
+    });
+    group.bench_function("step: sanitize", |b| b.iter(|| sanitize(&message).unwrap()));
+    let sanitized = sanitize(&message).unwrap();
+    group.bench_function("step: encode_body (DEFLATE)", |b| {
+        b.iter(|| encode_body(&sanitized.recipients, &sanitized.message).unwrap())
+    });
+    let body = encode_body(&sanitized.recipients, &sanitized.message).unwrap();
+    group.bench_function("step: fragment_body (Reed-Solomon)", |b| {
+        b.iter(|| fragment_body(&body, [7; 16], 2048, Redundancy::Default).unwrap())
+    });
+    group.finish();
+}
+
 fn process(c: &mut Criterion) {
     let network = network(2048);
     let directory = network.directory().unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let route = directory.random_route(&mut rng).unwrap();
-    let onions = mix_wrap_with(
+    let wrapped = mix_wrap_with(
         &message(1_000, &mut rng),
         &route,
         &WrapOptions::default(),
+        network.now,
         &mut rng,
     )
     .unwrap();
-    let carrier = onions[0].to_email("alice@example.org");
-    let first = &route.first_hop().keys()[0].key; // v2-compile-fix
-    let key = network
-        .node_keys
+    let alice = mixmailer::message::Mailbox::parse("alice@example.org").unwrap();
+    let carrier = wrapped.onions()[0].to_email(&alice);
+    let first = directory
+        .nodes()
         .iter()
-        .find(|k| &k.public_key() == first)
-        .unwrap()
-        .to_bytes();
+        .position(|n| n.id() == route.first_hop().id())
+        .unwrap();
     let mut group = c.benchmark_group("node");
     group.bench_function("MixNode::process (forward, 2 KiB payload)", |b| {
         // A fresh node each time: the same packet twice is a replay.
         b.iter_batched(
-            || MixNode::new(*key, directory.clone()).unwrap(),
+            || MixNode::new(network.keys_of(first).unwrap(), directory.clone()).unwrap(),
             |mut node| {
                 let outcome = node.process(&carrier, network.now).unwrap();
                 assert!(matches!(outcome, Outcome::Forward { .. }));
@@ -106,5 +192,5 @@ fn process(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wrap, process);
+criterion_group!(benches, small_message, wrap, process);
 criterion_main!(benches);

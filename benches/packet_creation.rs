@@ -16,7 +16,7 @@ use curve25519_dalek::traits::BasepointTable;
 use hmac::{KeyInit, Mac};
 use mixmailer::sphinx::{
     build_packet_to, build_packets_to, payload_capacity, HopTable, InitialSecret, PacketHop,
-    PacketInput, TABLE_AFTER_USES,
+    PacketInput, TableCache, PARALLEL_FROM, TABLE_AFTER_USES,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -41,12 +41,16 @@ fn random<const N: usize>(rng: &mut ChaCha20Rng) -> [u8; N] {
     bytes
 }
 
-fn nodes(rng: &mut ChaCha20Rng) -> Vec<BenchNode> {
+/// Five nodes whose tables come from `cache`, as a sender's do.
+fn nodes(rng: &mut ChaCha20Rng, cache: &TableCache) -> Vec<BenchNode> {
     (0..5)
-        .map(|_| BenchNode {
-            key: PublicKey::from(&StaticSecret::from(random::<32>(rng))).to_bytes(),
-            id: random(rng),
-            table: HopTable::default(),
+        .map(|_| {
+            let key = PublicKey::from(&StaticSecret::from(random::<32>(rng))).to_bytes();
+            BenchNode {
+                key,
+                id: random(rng),
+                table: cache.table(&key),
+            }
         })
         .collect()
 }
@@ -80,7 +84,7 @@ fn delays(hops: usize) -> Vec<Duration> {
 /// Ours and `sphinx-packet`'s, for 1..=5 hops and both payload sizes.
 fn side_by_side(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let nodes = nodes(&mut rng);
+    let nodes = nodes(&mut rng, &TableCache::default());
     let secret_bytes: [u8; 32] = random(&mut rng);
     let ours_secret = InitialSecret::from_bytes(secret_bytes);
     let their_secret = StaticSecret::from(secret_bytes);
@@ -134,7 +138,7 @@ fn side_by_side(c: &mut Criterion) {
 /// without a table, and the warm table.
 fn table_states(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
-    let nodes = nodes(&mut rng);
+    let nodes = nodes(&mut rng, &TableCache::default());
     let secret = InitialSecret::from_bytes(random(&mut rng));
     let payload_size = 2048;
     let plaintext = vec![0x5a; payload_capacity(payload_size)];
@@ -142,7 +146,13 @@ fn table_states(c: &mut Criterion) {
     let mut group = c.benchmark_group("table");
     group.bench_function("cold (first use)", |b| {
         b.iter_batched(
-            || (0..5).map(|_| HopTable::default()).collect::<Vec<_>>(),
+            || {
+                let cache = TableCache::default();
+                nodes
+                    .iter()
+                    .map(|node| cache.table(&node.key))
+                    .collect::<Vec<_>>()
+            },
             |tables| {
                 let route = hops(&nodes, Some(&tables));
                 build_packet_to(&secret, &route, payload_size, &delays, &plaintext).unwrap()
@@ -171,7 +181,7 @@ fn table_states(c: &mut Criterion) {
 /// and on all cores.
 fn many_packets(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let nodes = nodes(&mut rng);
+    let nodes = nodes(&mut rng, &TableCache::default());
     let route = hops(&nodes, None);
     let payload_size = 2048;
     let plaintext = vec![0x5a; payload_capacity(payload_size)];
@@ -203,6 +213,68 @@ fn many_packets(c: &mut Criterion) {
         b.iter(|| build_packets_to(&route, payload_size, &inputs).unwrap())
     });
     group.finish();
+}
+
+/// Where threads start to pay off: n packets (5 hops, 2 KiB, warm tables)
+/// on the calling thread, and split over scoped threads the way
+/// `build_packets_to` splits them from `PARALLEL_FROM` packets on.
+fn threads_pay_off(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let nodes = nodes(&mut rng, &TableCache::default());
+    let route = hops(&nodes, None);
+    let payload_size = 2048;
+    let plaintext = vec![0x5a; payload_capacity(payload_size)];
+    let delays = delays(5);
+    let secrets: Vec<InitialSecret> = (0..8)
+        .map(|_| InitialSecret::from_bytes(random(&mut rng)))
+        .collect();
+    let inputs: Vec<PacketInput<'_>> = secrets
+        .iter()
+        .map(|secret| PacketInput {
+            secret,
+            delays: &delays,
+            plaintext: &plaintext,
+        })
+        .collect();
+    for _ in 0..TABLE_AFTER_USES {
+        build_packet_to(&secrets[0], &route, payload_size, &delays, &plaintext).unwrap();
+    }
+    let build = |i: &PacketInput<'_>| {
+        build_packet_to(i.secret, &route, payload_size, i.delays, i.plaintext).unwrap()
+    };
+    let mut group = c.benchmark_group("packets");
+    group.sample_size(20);
+    for n in [1, 2, 3, 4, 8] {
+        let inputs = &inputs[..n];
+        group.bench_with_input(BenchmarkId::new("calling thread", n), &n, |b, _| {
+            b.iter(|| inputs.iter().map(build).collect::<Vec<_>>())
+        });
+        group.bench_with_input(BenchmarkId::new("threads", n), &n, |b, _| {
+            b.iter(|| {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let chunk = n.div_ceil(threads.min(n));
+                std::thread::scope(|scope| {
+                    let mut parts = inputs.chunks(chunk);
+                    let last = parts.next_back().unwrap_or_default();
+                    let workers: Vec<_> = parts
+                        .map(|part| scope.spawn(move || part.iter().map(build).collect::<Vec<_>>()))
+                        .collect();
+                    let here: Vec<_> = last.iter().map(build).collect();
+                    let mut all: Vec<_> = workers
+                        .into_iter()
+                        .flat_map(|w| w.join().unwrap())
+                        .collect();
+                    all.extend(here);
+                    all
+                })
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("build_packets_to", n), &n, |b, _| {
+            b.iter(|| build_packets_to(&route, payload_size, inputs).unwrap())
+        });
+    }
+    group.finish();
+    assert!(PARALLEL_FROM > 1);
 }
 
 /// What packet creation is made of.
@@ -285,6 +357,7 @@ fn primitives(c: &mut Criterion) {
     group.finish();
 }
 
+criterion_group!(threads_group, threads_pay_off);
 criterion_group!(
     benches,
     side_by_side,
@@ -292,4 +365,4 @@ criterion_group!(
     many_packets,
     primitives
 );
-criterion_main!(benches);
+criterion_main!(benches, threads_group);

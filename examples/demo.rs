@@ -97,7 +97,8 @@ fn run() -> Result<(), Error> {
     )?;
     let onions = wrapped.onions();
     let wrap_time = started.elapsed();
-    let carriers: Vec<Vec<u8>> = onions.iter().map(|o| o.to_email(SENDER)).collect();
+    let sender = mixmailer::message::Mailbox::parse(SENDER)?;
+    let carriers: Vec<Vec<u8>> = onions.iter().map(|o| o.to_email(&sender)).collect();
     println!(
         "   mix_wrap: {} packets of {} bytes in {:.1?}; carrier emails of {} bytes each to {}",
         onions.len(),

@@ -1,6 +1,7 @@
 //! Carrier emails (SPEC 5): one packet per ordinary email, base64 in an
 //! armored block so any MTA carries it unchanged.
 
+use crate::message::Mailbox;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::time::SystemTime;
@@ -76,10 +77,11 @@ impl std::fmt::Debug for CarrierPacket {
 
 /// Writes the carrier email for `packet` of key period `period`, from
 /// `from` to `to`, sent at `now`, with `message_id` (without angle
-/// brackets) as its Message-ID.
+/// brackets) as its Message-ID. The mailboxes are checked types, so no
+/// caller can smuggle a line break into the header.
 pub fn write_carrier(
-    from: &str,
-    to: &str,
+    from: &Mailbox,
+    to: &Mailbox,
     now: SystemTime,
     message_id: &str,
     period: u64,
@@ -205,8 +207,8 @@ mod tests {
     fn sample() -> Vec<u8> {
         let packet: Vec<u8> = (0..1372u32).map(|i| (i * 7) as u8).collect();
         write_carrier(
-            "a@example.org",
-            "b@example.net",
+            &Mailbox::parse("a@example.org").unwrap(),
+            &Mailbox::parse("b@example.net").unwrap(),
             SystemTime::UNIX_EPOCH,
             "x@y",
             493_080,

@@ -32,17 +32,11 @@ pub enum Error {
     Node(#[from] NodeError),
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
-    Randomness(String),
+    Randomness(#[source] rand::rngs::SysError),
 }
 
 impl From<crate::node::StoreError> for Error {
     fn from(error: crate::node::StoreError) -> Self {
         Error::Node(NodeError::Store(error))
-    }
-}
-
-impl Error {
-    pub(crate) fn randomness(e: impl std::fmt::Display) -> Error {
-        Error::Randomness(e.to_string())
     }
 }

@@ -243,7 +243,7 @@ impl InProcessMixnet {
                 crate::node::Outcome::Forward { onion, delay } => {
                     // A delay too large for the clock cannot be waited out; carry on at `now`.
                     now = now.checked_add(delay).unwrap_or(now);
-                    carrier = onion.to_email(&address);
+                    carrier = onion.to_email(&crate::message::Mailbox::parse(&address)?);
                     address = onion.first_hop().to_owned();
                 }
                 crate::node::Outcome::Deliver {

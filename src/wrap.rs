@@ -4,20 +4,21 @@
 
 use crate::carrier::write_carrier;
 use crate::delay::sample_hop_delays;
-use crate::message::{encode_body, fragment_body, sanitize, Redundancy};
+use crate::message::{encode_body, fragment_body, prepare_outgoing, Mailbox, Redundancy};
 use crate::period::period_of;
 use crate::route::Route;
-use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput};
+use crate::sphinx::{build_packets_to, InitialSecret, PacketHop, PacketInput, TableCache};
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, SeedableRng};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// One Sphinx packet and where to mail it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Onion {
-    first_hop: String,
+    first_hop: Mailbox,
     period: u64,
     packet: Vec<u8>,
 }
@@ -34,7 +35,7 @@ impl std::fmt::Debug for Onion {
 }
 
 impl Onion {
-    pub(crate) fn new(first_hop: String, period: u64, packet: Vec<u8>) -> Self {
+    pub(crate) fn new(first_hop: Mailbox, period: u64, packet: Vec<u8>) -> Self {
         Onion {
             first_hop,
             period,
@@ -43,7 +44,7 @@ impl Onion {
     }
     /// Mailbox of the node this packet must be mailed to.
     pub fn first_hop(&self) -> &str {
-        &self.first_hop
+        self.first_hop.as_str()
     }
     /// The key period the packet was built for (its carrier's `Period:`).
     pub fn period(&self) -> u64 {
@@ -54,7 +55,7 @@ impl Onion {
         &self.packet
     }
     /// The carrier email (SPEC 5) from `from`, dated now, with a random Message-ID.
-    pub fn to_email(&self, from: &str) -> Vec<u8> {
+    pub fn to_email(&self, from: &Mailbox) -> Vec<u8> {
         let mut id = [0u8; 16];
         // A Message-ID needs uniqueness, not secrecy; fall back to the time if the OS fails.
         if rand_core::TryRng::try_fill_bytes(&mut SysRng, &mut id).is_err() {
@@ -67,16 +68,13 @@ impl Onion {
         self.to_email_at(from, SystemTime::now(), &id)
     }
     /// The carrier email with a given date and 16 random bytes for its Message-ID.
-    pub fn to_email_at(&self, from: &str, now: SystemTime, random: &[u8; 16]) -> Vec<u8> {
-        let domain = from
-            .rsplit_once('@')
-            .map_or("mixmailer.invalid", |(_, d)| d);
+    pub fn to_email_at(&self, from: &Mailbox, now: SystemTime, random: &[u8; 16]) -> Vec<u8> {
         let local: String = random.iter().map(|b| format!("{b:02x}")).collect();
         write_carrier(
             from,
             &self.first_hop,
             now,
-            &format!("{local}@{domain}"),
+            &format!("{local}@{}", from.domain()),
             self.period,
             &self.packet,
         )
@@ -116,24 +114,29 @@ impl Wrapped {
 }
 
 /// Choices a caller may make about wrapping.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct WrapOptions {
     /// Parity fragments to add (default n = k + ceil(k/3)).
     pub redundancy: Redundancy,
+    /// The sender's cache of per-node precomputation (see
+    /// [`TableCache`]): share one across calls so that nodes used often
+    /// get their tables. Without one, each call uses a cache of its own,
+    /// which still speeds up a message of many fragments.
+    pub tables: Option<Arc<TableCache>>,
 }
 
 impl Default for WrapOptions {
     fn default() -> Self {
         WrapOptions {
             redundancy: Redundancy::Default,
+            tables: None,
         }
     }
 }
 
 /// Wraps `message` for `route` now, with OS randomness and default options.
 pub fn mix_wrap(message: &[u8], route: &Route) -> Result<Wrapped, Error> {
-    let mut rng =
-        ChaCha20Rng::try_from_rng(&mut SysRng).map_err(|e| Error::Randomness(e.to_string()))?;
+    let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::Randomness)?;
     mix_wrap_with(
         message,
         route,
@@ -156,7 +159,8 @@ pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
     let period = period_of(now, route.key_period());
     // Before anything costly: a directory without keys for now is useless.
     let keys = route.keys_for(period)?;
-    let outgoing = prepare(message, route.exit().address(), rng)?;
+    let exit = Mailbox::parse(route.exit().address())?;
+    let outgoing = prepare_outgoing(message, &exit, rng)?;
     let body = encode_body(&outgoing.recipients, &outgoing.message)?;
     let mut fragment_id = [0u8; 16];
     rng.fill_bytes(&mut fragment_id);
@@ -177,49 +181,35 @@ pub fn mix_wrap_with<R: CryptoRng + ?Sized>(
         })
         .collect();
     let inputs: Vec<PacketInput<'_>> = plans.iter().map(PacketPlan::input).collect();
+    let own_cache;
+    let cache = match &options.tables {
+        Some(shared) => shared.as_ref(),
+        None => {
+            own_cache = TableCache::default();
+            &own_cache
+        }
+    };
+    let tables: Vec<_> = keys.iter().map(|key| cache.table(key)).collect();
     let hops: Vec<PacketHop<'_>> = route
         .hops()
         .iter()
         .zip(keys)
-        .map(|(hop, key)| PacketHop {
+        .zip(&tables)
+        .map(|((hop, key), table)| PacketHop {
             id: hop.id(),
             key,
-            table: None,
+            table: Some(table),
         })
         .collect();
-    let first_hop = route.first_hop().address();
+    let first_hop = Mailbox::parse(route.first_hop().address())?;
     let onions = build_packets_to(&hops, route.payload_size(), &inputs)?
         .into_iter()
-        .map(|packet| Onion::new(first_hop.to_owned(), period, packet))
+        .map(|packet| Onion::new(first_hop.clone(), period, packet))
         .collect();
     Ok(Wrapped {
         onions,
         message_id: outgoing.message_id,
         period,
-    })
-}
-
-/// The sender's side of SPEC 6 (interim until message::prepare_outgoing).
-struct Outgoing {
-    message: Vec<u8>,
-    recipients: Vec<String>,
-    message_id: String,
-}
-
-fn prepare<R: CryptoRng + ?Sized>(
-    message: &[u8],
-    exit: &str,
-    rng: &mut R,
-) -> Result<Outgoing, Error> {
-    let sanitized = sanitize(message)?;
-    let mut random = [0u8; 16];
-    rng.fill_bytes(&mut random);
-    let domain = exit.rsplit_once('@').map_or(exit, |(_, d)| d);
-    let local: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Outgoing {
-        message: sanitized.message,
-        recipients: sanitized.recipients,
-        message_id: format!("<{local}@{domain}>"),
     })
 }
 

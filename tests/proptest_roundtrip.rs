@@ -236,7 +236,7 @@ fn deliveries<'a>(
     onions
         .into_iter()
         .filter_map(|onion| {
-            let email = onion.to_email("alice@example.org");
+            let email = onion.to_email(&common::alice());
             common::delivery(mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1)
         })
         .collect()
@@ -276,20 +276,70 @@ proptest! {
         prop_assert_eq!(recipients, &envelope);
         prop_assert_eq!(&clean.recipients, &envelope);
 
-        // Date (added by the exit), the kept fields as written, the body.
+        // Date (added by the exit), the kept fields as written but for the
+        // ones SPEC 6 rewrites at the exit (From becomes the exit "via"
+        // the author, a Reply-To with the author is added when there was
+        // none, Message-ID is the sender's random one), then the body.
         let date_end = delivered.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
         prop_assert!(delivered.starts_with(b"Date: "));
-        let mut expected: Vec<u8> =
-            fields.iter().filter(|f| f.kept).flat_map(|f| f.text.bytes()).collect();
+        let had_reply_to = fields.iter().any(|f| f.kept && name_of(&f.text).eq_ignore_ascii_case("reply-to"));
+        let rewritten = |name: &str| {
+            ["from", "message-id"].iter().any(|r| name.eq_ignore_ascii_case(r))
+                || (!had_reply_to && name.eq_ignore_ascii_case("reply-to"))
+        };
+        let mut expected: Vec<u8> = fields
+            .iter()
+            .filter(|f| f.kept && !rewritten(name_of(&f.text)))
+            .flat_map(|f| f.text.bytes())
+            .collect();
         expected.extend_from_slice(b"\r\n");
         expected.extend_from_slice(&to_crlf(&body));
+        let (head, rest) = split_fields(&delivered[date_end..]);
+        let mut kept: Vec<u8> = head
+            .iter()
+            .filter(|f| !rewritten(name_of(f)))
+            .flat_map(|f| f.bytes())
+            .collect();
+        kept.extend_from_slice(rest);
         prop_assert!(
-            delivered[date_end..] == expected[..],
+            kept == expected,
             "delivered:\n{}\nexpected:\n{}",
             String::from_utf8_lossy(&delivered[date_end..]),
             String::from_utf8_lossy(&expected)
         );
+        let from: Vec<&String> = head.iter().filter(|f| name_of(f).eq_ignore_ascii_case("from")).collect();
+        prop_assert_eq!(from.len(), 1);
+        prop_assert!(from[0].contains(" via sample.invalid\" <mix"), "{}", from[0]);
+        prop_assert!(
+            head.iter().any(|f| f.starts_with("Message-ID: <") && f.ends_with("@sample.invalid>\r\n")),
+            "no random Message-ID under the exit's domain"
+        );
     }
+}
+
+/// The name of a header field written as `Name: value`.
+fn name_of(field: &str) -> &str {
+    field.split(':').next().unwrap_or_default()
+}
+
+/// The fields of a delivered header (each with its folded lines and CRLF)
+/// and what follows the header (the blank line and the body).
+fn split_fields(message: &[u8]) -> (Vec<String>, &[u8]) {
+    let mut fields: Vec<String> = Vec::new();
+    let mut at = 0;
+    while at < message.len() && !message[at..].starts_with(b"\r\n") {
+        let end = message[at..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(message.len(), |i| at + i + 2);
+        let line = String::from_utf8_lossy(&message[at..end]).into_owned();
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(&line),
+            _ => fields.push(line),
+        }
+        at = end;
+    }
+    (fields, &message[at..])
 }
 
 proptest! {
@@ -306,7 +356,7 @@ proptest! {
         let mut message = b"From: a@b.example\r\nTo: c@d.example\r\n\r\n".to_vec();
         message.extend_from_slice(&body);
         let net = network(2, 1024);
-        let options = WrapOptions { redundancy: Redundancy::Parity(parity) };
+        let options = WrapOptions { redundancy: Redundancy::Parity(parity), ..WrapOptions::default() };
         let onions = wrap(&net, &message, &options, seed);
         let n = onions.len();
         let m = usize::from(parity);
@@ -467,7 +517,7 @@ proptest! {
         let contains = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
         for onion in &onions {
             prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
-            let mut carrier = onion.to_email(sender);
+            let mut carrier = onion.to_email(&common::alice());
             let mut address = onion.first_hop().to_owned();
             for hop in 1..=hops {
                 prop_assert_eq!(contains(&carrier, sender), hop == 1, "hop {}", hop);
@@ -480,7 +530,7 @@ proptest! {
                     Outcome::Forward { onion, .. } => {
                         prop_assert!(hop < hops);
                         prop_assert_eq!(onion.packet().len(), mixmailer::sphinx::packet_len(2048));
-                        carrier = onion.to_email(&own);
+                        carrier = onion.to_email(&mixmailer::message::Mailbox::parse(&own).unwrap());
                         address = onion.first_hop().to_owned();
                     }
                     _ => prop_assert_eq!(hop, hops),

@@ -7,10 +7,12 @@ use mixmailer::message::{sanitize, MessageError, MAX_RECIPIENTS};
 /// with every earlier one: a To of 32 000 addresses (400 KB) took over three
 /// minutes before being refused, so any hostile message stalled `mix_wrap`.
 /// With a set it is one pass. Were the scan back, this test would not
-/// fail but stall for hours, which CI's time limit turns into a failure.
+/// fail but stall for minutes, which CI's time limit turns into a failure.
+/// (10 000 addresses, about 200 KB: just under the header limit, so the
+/// recipients are really counted rather than the header refused as a whole.)
 #[test]
-fn a_to_field_of_fifty_thousand_addresses_is_refused_in_one_pass() {
-    let count = 50_000;
+fn a_to_field_of_ten_thousand_addresses_is_refused_in_one_pass() {
+    let count = 10_000;
     let to: Vec<String> = (0..count).map(|i| format!("u{i}@example.org")).collect();
     let message = format!("From: a@example.org\r\nTo: {}\r\n\r\nhi", to.join(", "));
     assert_eq!(

@@ -25,7 +25,7 @@ fn send(net: &SampleNetwork, onions: &[Onion], indices: &[usize]) -> Vec<Outcome
         .iter()
         .map(|&i| {
             let onion = &onions[i];
-            let email = onion.to_email("alice@example.org");
+            let email = onion.to_email(&common::alice());
             mixnet.carry(onion.first_hop(), &email, net.now).unwrap().1
         })
         .collect()
@@ -60,7 +60,7 @@ fn delivered_header_is_sanitized_and_dated_by_the_exit() {
     let onions = wrap(&net, &message, 7);
     // One data fragment: the first packet to arrive completes the message.
     let mut mixnet = InProcessMixnet::new(&net).unwrap();
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let (trip, outcome) = mixnet
         .carry(onions[0].first_hop(), &email, net.now)
         .unwrap();
@@ -78,19 +78,25 @@ fn delivered_header_is_sanitized_and_dated_by_the_exit() {
         "X-Mailer",
         "+0100",
         "203.0.113.7",
+        "pEp.1.2",
+        "From: Alice <alice@example.org>",
     ] {
         assert!(!header.contains(gone), "{gone} leaked into:\n{header}");
     }
+    // Not encrypted: the author stays visible, but DMARC-aligned with the
+    // exit (SPEC 6), and replies still reach her.
+    let exit = trip.last().unwrap().address.clone();
     for kept in [
-        "From: Alice <alice@example.org>\r\n",
-        "To: Bob <bob@example.net>\r\n",
-        "Cc: carol@example.com\r\n",
-        "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n",
-        "Message-ID: <pEp.1.2@example.org>\r\n",
-        "X-pEp-Version: 3.2\r\n",
-        "Content-Type: text/plain; charset=utf-8\r\n",
+        format!("From: \"Alice via sample.invalid\" <{exit}>\r\n"),
+        "Reply-To: Alice <alice@example.org>\r\n".to_owned(),
+        "To: Bob <bob@example.net>\r\n".to_owned(),
+        "Cc: carol@example.com\r\n".to_owned(),
+        "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n".to_owned(),
+        "@sample.invalid>\r\n".to_owned(),
+        "X-pEp-Version: 3.2\r\n".to_owned(),
+        "Content-Type: text/plain; charset=utf-8\r\n".to_owned(),
     ] {
-        assert!(header.contains(kept), "{kept:?} missing from:\n{header}");
+        assert!(header.contains(&kept), "{kept:?} missing from:\n{header}");
     }
     // The exit dates the message when it delivers it: after every hop's delay.
     let arrival = net.now
@@ -215,7 +221,7 @@ fn a_replayed_packet_is_dropped() {
     let net = network(3, 2048);
     let onions = wrap(&net, &pep_message("once\r\n"), 1);
     let mut mixnet = InProcessMixnet::new(&net).unwrap();
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let node = mixnet.node_mut(onions[0].first_hop()).unwrap();
     assert!(matches!(
         node.process(&email, net.now).unwrap(),
@@ -235,12 +241,12 @@ fn a_replay_at_the_exit_is_dropped_too() {
     let first = mixnet.node_mut(onions[0].first_hop()).unwrap();
     let own = first.entry().address().to_owned();
     let Outcome::Forward { onion, .. } = first
-        .process(&onions[0].to_email("alice@example.org"), net.now)
+        .process(&onions[0].to_email(&common::alice()), net.now)
         .unwrap()
     else {
         panic!("the first hop forwards");
     };
-    let email = onion.to_email(&own);
+    let email = onion.to_email(&mixmailer::message::Mailbox::parse(&own).unwrap());
     let exit = mixnet.node_mut(onion.first_hop()).unwrap();
     // One data fragment: the first copy completes the message.
     assert!(matches!(
@@ -279,8 +285,8 @@ fn a_flipped_bit_in_the_payload_is_rejected_by_the_exit() {
         packet[byte] ^= 0x10;
         let tampered = Onion::clone(&onions[0]);
         let email = mixmailer::carrier::write_carrier(
-            "alice@example.org",
-            tampered.first_hop(),
+            &common::alice(),
+            &mixmailer::message::Mailbox::parse(tampered.first_hop()).unwrap(),
             net.now,
             "t@example.org",
             tampered.period(),
@@ -297,7 +303,7 @@ fn a_flipped_bit_in_the_payload_is_rejected_by_the_exit() {
 fn a_changed_character_in_the_carrier_is_rejected() {
     let net = network(3, 2048);
     let onions = wrap(&net, &pep_message("x\r\n"), 2);
-    let email = onions[0].to_email("alice@example.org");
+    let email = onions[0].to_email(&common::alice());
     let text = String::from_utf8(email).unwrap();
     let block = text.find("-----BEGIN").unwrap();
     for offset in [40usize, 300, 1500, 2500] {

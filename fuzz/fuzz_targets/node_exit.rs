@@ -16,7 +16,7 @@ use flate2::Compression;
 use libfuzzer_sys::fuzz_target;
 use mixmailer::message::{decode_body, fragment_body, sanitize_for_delivery, Fragment, Redundancy};
 use mixmailer::node::Outcome;
-use mixmailer::sphinx::{build_packet, payload_capacity, InitialSecret};
+use mixmailer::sphinx::{build_packet_to, payload_capacity, InitialSecret, PacketHop};
 use mixmailer::MixNode;
 use std::io::Write;
 use std::time::Duration;
@@ -85,9 +85,20 @@ fn process_all(plaintexts: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<String>> {
     let mut deliveries = Vec::new();
     for (i, plaintext) in plaintexts.enumerate() {
         let secret = InitialSecret::from_bytes([i as u8 + 1; 32]);
-        let packet = build_packet(
+        let route = fixtures::exit_route();
+        let hops: Vec<PacketHop<'_>> = route
+            .hops()
+            .iter()
+            .map(|hop| PacketHop {
+                id: hop.id(),
+                key: hop.key(),
+                table: None,
+            })
+            .collect();
+        let packet = build_packet_to(
             &secret,
-            fixtures::exit_route(),
+            &hops,
+            route.payload_size(),
             &[Duration::ZERO],
             &plaintext,
         )

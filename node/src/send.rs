@@ -48,8 +48,8 @@ pub fn send(
     let route = match route {
         Some(names) => directory.route(names).map_err(Error::from)?,
         None => {
-            let mut rng = ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
-                .map_err(|e| Error::Randomness(e.to_string()))?;
+            let mut rng =
+                ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng).map_err(Error::Randomness)?; // v2-compile-fix
             directory.random_route(&mut rng).map_err(Error::from)?
         }
     };

@@ -155,9 +155,12 @@ impl Directory {
     /// number of distinct `trusted` keys. Signatures by other keys are
     /// ignored; a trusted key's invalid signature is an error.
     ///
-    /// One error is returned: the first broken rule of the text (mostly in
+    /// One error is returned: the first broken rule of the text (in
     /// document order; layer coverage is checked once all lines are read),
-    /// else a signature error, else the time window.
+    /// else a signature error, else the first key outside the prime-order
+    /// subgroup (checked only once the signatures verify: it is the one
+    /// costly rule, so a forged document costs one signature check), else
+    /// the time window.
     pub fn parse(
         text: &[u8],
         trusted: &[[u8; 32]],
@@ -168,6 +171,7 @@ impl Directory {
         let document = parse::document(text)?;
         let signed = text.get(..document.signed_len).unwrap_or(text);
         let signers = trusted.check(signed, &document.signatures, threshold)?;
+        document.pending_keys.check()?;
         let params = document.params;
         if now < params.valid_after {
             return Err(DirectoryError::whole(DirectoryErrorKind::NotYetValid {

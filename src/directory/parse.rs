@@ -4,7 +4,7 @@
 //! verified by [`super::verify`].
 
 use super::error::excerpt;
-use super::rules::{self, FirstSeen, NodeRules, MAX_DOCUMENT_SIZE};
+use super::rules::{self, FirstSeen, NodeRules, PendingKeys, MAX_DOCUMENT_SIZE};
 use super::text::{base64_array, checked_text, number, Fields, Lines};
 use super::{DirectoryError, DirectoryErrorKind as Kind, DirectoryParams, NodeEntry, PeriodKey};
 
@@ -22,6 +22,9 @@ pub(crate) struct Document {
     /// Length of the signed part: through the LF ending the last key line.
     pub(crate) signed_len: usize,
     pub(crate) signatures: Vec<SignatureLine>,
+    /// The X25519 keys' subgroup check, the one costly rule, which the
+    /// caller runs once the signatures have verified.
+    pub(crate) pending_keys: PendingKeys,
 }
 
 /// One `signature` line, decoded.
@@ -40,7 +43,8 @@ struct SignedPart {
 }
 
 /// Reads `text` and checks every rule of SPEC 1 except the signatures'
-/// validity and the time window.
+/// validity, the time window and the keys' subgroup check
+/// ([`Document::pending_keys`]).
 pub(crate) fn document(text: &[u8]) -> Result<Document, DirectoryError> {
     let mut lines = open(text)?;
     let signed = signed_part(&mut lines)?;
@@ -81,11 +85,13 @@ pub(crate) fn document(text: &[u8]) -> Result<Document, DirectoryError> {
         nodes: signed.nodes,
         signed_len,
         signatures,
+        pending_keys: signed.rules.pending_keys(),
     })
 }
 
 /// Checks an unsigned document (the signed part alone) against every rule
-/// that does not concern signatures: what the writer runs before signing.
+/// that does not concern signatures, except the keys' subgroup check
+/// ([`Document::pending_keys`]): what the writer runs before signing.
 pub(crate) fn unsigned(text: &[u8]) -> Result<Document, DirectoryError> {
     let mut lines = open(text)?;
     let signed = signed_part(&mut lines)?;
@@ -105,6 +111,7 @@ pub(crate) fn unsigned(text: &[u8]) -> Result<Document, DirectoryError> {
         nodes: signed.nodes,
         signed_len,
         signatures: Vec::new(),
+        pending_keys: signed.rules.pending_keys(),
     })
 }
 

@@ -63,7 +63,7 @@ pub(crate) fn unsigned_document(
         }
         line += 1 + node.keys().len();
     }
-    parse::unsigned(text.as_bytes())?;
+    parse::unsigned(text.as_bytes())?.pending_keys.check()?;
     Ok(text)
 }
 
@@ -122,6 +122,7 @@ pub(crate) fn add_signature(
             ));
         }
     }
+    document.pending_keys.check()?;
     let mut out = text.to_vec();
     out.extend_from_slice(signature_line(signed, authority).as_bytes());
     rules::document_size(out.len(), MAX_DOCUMENT_SIZE)?;

@@ -156,21 +156,12 @@ pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
 ///
 /// # Safety
 /// As [`arg_str`].
-pub(crate) unsafe fn arg_mailbox<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
+pub(crate) unsafe fn arg_mailbox(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<crate::message::Mailbox, Failure> {
     let text = unsafe { arg_str(ptr, name) }?;
-    if text.is_empty() || text.len() > 254 {
-        return Err(Failure::invalid(
-            name,
-            format!("a mailbox has 1 to 254 bytes, this one {}", text.len()),
-        ));
-    }
-    if let Some(at) = text.find(|c: char| c.is_control()) {
-        return Err(Failure::invalid(
-            name,
-            format!("control character at byte {at}: a mailbox must be one line"),
-        ));
-    }
-    Ok(text)
+    crate::message::Mailbox::parse(text).map_err(|e| Failure::invalid(name, e.to_string()))
 }
 
 #[cfg(test)]
@@ -215,7 +206,9 @@ mod tests {
             assert_eq!(err.status, S::InvalidArgument, "{bad:?}");
         }
         assert_eq!(
-            unsafe { arg_mailbox(c"a@b".as_ptr(), "from") }.unwrap(),
+            unsafe { arg_mailbox(c"a@b".as_ptr(), "from") }
+                .unwrap()
+                .as_str(),
             "a@b"
         );
     }

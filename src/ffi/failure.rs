@@ -155,7 +155,8 @@ fn packet_status(error: &PacketError) -> S {
         PacketError::WrongLength { .. } => S::PacketWrongLength,
         PacketError::HeaderMac => S::PacketHeaderMac,
         PacketError::PayloadIntegrity => S::PacketPayloadIntegrity,
-        PacketError::BadRoute(_) => S::PacketBadRoute,
+        // v2-compile-fix: BadRoute(String) became typed variants
+        PacketError::HopCount { .. } | PacketError::DelayCount { .. } => S::PacketBadRoute,
         PacketError::PlaintextTooLong { .. } => S::PacketPlaintextTooLong,
         PacketError::UnsupportedDestination => S::PacketUnsupportedDestination,
         PacketError::Sphinx(_) => S::PacketError,
@@ -187,7 +188,7 @@ mod tests {
         assert_eq!(failure.status, S::NodeWrongNextLayer);
         let failure = Failure::from(Error::Packet(PacketError::HeaderMac));
         assert_eq!(failure.status, S::PacketHeaderMac);
-        let failure = Failure::from(Error::Randomness("no entropy".into()));
+        let failure = Failure::from(Error::Randomness(rand::rngs::SysError::UNEXPECTED));
         assert_eq!(failure.status, S::Randomness);
     }
 }

@@ -246,7 +246,7 @@ pub unsafe extern "C" fn mixmailer_outcome_forward_carrier(
         let email = unsafe { out(email, "email") }?;
         let (onion, _, _) = outcome.forward()?;
         email.set(into_handle(mixmailer_bytes {
-            data: onion.to_email(from),
+            data: onion.to_email(&from),
         }));
         Ok(())
     })

@@ -60,7 +60,7 @@ pub unsafe extern "C" fn mixmailer_route_random(
         let directory = unsafe { arg_ref(directory, "directory") }?;
         let route = unsafe { out(route, "route") }?;
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)
-            .map_err(|e| Failure::from(Error::Randomness(e.to_string())))?;
+            .map_err(|e| Failure::from(Error::Randomness(e)))?; // v2-compile-fix
         let inner = directory.inner.random_route(&mut rng)?;
         route.set(into_handle(mixmailer_route::new(inner)?));
         Ok(())

@@ -157,7 +157,7 @@ pub unsafe extern "C" fn mixmailer_onion_list_carrier_email(
         let from = unsafe { arg_mailbox(from, "from") }?;
         let email = unsafe { out(email, "email") }?;
         let (onion, _) = onions.get(index)?;
-        let data = onion.to_email(from);
+        let data = onion.to_email(&from);
         email.set(into_handle(mixmailer_bytes { data }));
         Ok(())
     })

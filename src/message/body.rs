@@ -1,11 +1,9 @@
 //! The body of SPEC 4: recipients and message, raw DEFLATE.
 
 use super::address::{check_mailbox, same_mailbox};
+use super::error::{DeflateError, InflateError};
 use super::MessageError;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
-use std::io::{Read, Write};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Readers refuse bodies that inflate beyond this (SPEC 4).
 pub const MAX_INFLATED_BODY: usize = 32 * 1024 * 1024;
@@ -29,12 +27,27 @@ pub fn encode_body(recipients: &[String], message: &[u8]) -> Result<Vec<u8>, Mes
     }
     plain.push(b'\n');
     plain.extend_from_slice(message);
-    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
-    // Writing into a Vec cannot fail; the error type is io's, so map it anyway.
-    encoder
-        .write_all(&plain)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| MessageError::NotDeflate(e.to_string()))
+    deflate(&plain)
+}
+
+/// Raw DEFLATE (no zlib header) at flate2's default level.
+fn deflate(plain: &[u8]) -> Result<Vec<u8>, MessageError> {
+    let mut compress = Compress::new(Compression::default(), false);
+    // Incompressible input grows by a few bytes per 16 KiB block.
+    let mut out = Vec::with_capacity(plain.len() / 2 + 64);
+    loop {
+        let consumed = usize::try_from(compress.total_in()).unwrap_or(usize::MAX);
+        let rest = plain.get(consumed..).unwrap_or_default();
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        let status = compress
+            .compress_vec(rest, &mut out, FlushCompress::Finish)
+            .map_err(|e| MessageError::Deflate(DeflateError(e)))?;
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+    }
 }
 
 /// Inflates (bounded) and splits a body into recipients and message.
@@ -73,24 +86,30 @@ pub fn decode_body(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), MessageError> 
         }
     }
     check_recipient_count(recipients.len())?;
-    let message = plain.get(pos..).unwrap_or_default().to_vec();
+    // In place: a copy would hold the inflated body twice (64 MiB at the limit).
+    let mut message = plain;
+    message.drain(..pos.min(message.len()));
     Ok((recipients, message))
 }
 
-/// Inflates at most [`MAX_INFLATED_BODY`] bytes. Reads in small chunks
-/// and grows the buffer itself, because `read_to_end` doubles its capacity
-/// and would reserve 64 MiB on the way to noticing a 32 MiB overrun.
+/// Inflates at most [`MAX_INFLATED_BODY`] bytes, in 16 KiB steps, growing
+/// the buffer itself: `read_to_end` doubles its capacity and would reserve
+/// 64 MiB on the way to noticing a 32 MiB overrun. The stream must end
+/// exactly where the body ends: a cut-off stream or bytes after it are
+/// refused, so a body means one thing only.
 fn inflate_bounded(body: &[u8]) -> Result<Vec<u8>, MessageError> {
-    let mut decoder = DeflateDecoder::new(body);
+    let mut decompress = Decompress::new(false);
     let mut plain: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        let read = match decoder.read(&mut chunk) {
-            Ok(0) => return Ok(plain),
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(MessageError::NotDeflate(e.to_string())),
-        };
+        let consumed = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
+        let rest = body.get(consumed..).unwrap_or_default();
+        let before_out = decompress.total_out();
+        let status = decompress
+            .decompress(rest, &mut chunk, FlushDecompress::None)
+            .map_err(|e| MessageError::NotDeflate(InflateError(e)))?;
+        let read = usize::try_from(decompress.total_out() - before_out).unwrap_or(usize::MAX);
+        let now_consumed = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX);
         let needed = plain.len().saturating_add(read);
         if needed > MAX_INFLATED_BODY {
             return Err(MessageError::InflatedTooLarge {
@@ -105,7 +124,62 @@ fn inflate_bounded(body: &[u8]) -> Result<Vec<u8>, MessageError> {
             plain.reserve_exact(target - plain.len());
         }
         plain.extend_from_slice(chunk.get(..read).unwrap_or_default());
+        if status == Status::StreamEnd {
+            let trailing = body.len().saturating_sub(now_consumed);
+            if trailing > 0 {
+                return Err(MessageError::TrailingBytes { count: trailing });
+            }
+            return Ok(plain);
+        }
+        if read == 0 && now_consumed == consumed {
+            // No progress with all input offered: the stream is cut off.
+            return Err(MessageError::TruncatedBody);
+        }
     }
+}
+
+/// An exit sends at most this many bytes for one message: its inflated
+/// size times its recipients (SPEC 4 allows 32 MiB and 100 recipients,
+/// which made 61 KB of carriers cost an exit 3.36 GB). 128 MiB lets a
+/// 1.3 MB message reach 100 recipients and the largest message 4.
+pub const MAX_DELIVERY_BYTES: usize = 128 * 1024 * 1024;
+/// A body larger than [`RATIO_FREE_SIZE`] may inflate at most this many
+/// times. Mail compresses 1.3x (attachments, already compressed and in
+/// base64) to about 8x (long plain text, HTML); a bomb of repeated bytes
+/// compresses 1000x.
+pub const MAX_INFLATION_RATIO: usize = 20;
+/// Below this inflated size the ratio is not checked: such a message
+/// costs little even to 100 recipients, and DEFLATE's ratio on small
+/// repetitive text (signatures, quoted lines) is erratic.
+pub const RATIO_FREE_SIZE: usize = 64 * 1024;
+
+/// The exit's check after [`decode_body`], before anything is spooled:
+/// refuses a message whose delivery would cost more than
+/// [`MAX_DELIVERY_BYTES`] (`inflated_len * recipients`) or whose body
+/// inflated more than [`MAX_INFLATION_RATIO`] times (above
+/// [`RATIO_FREE_SIZE`]). `compressed_len` is the reassembled body's length.
+pub fn check_delivery_cost(
+    inflated_len: usize,
+    recipients: usize,
+    compressed_len: usize,
+) -> Result<(), MessageError> {
+    if inflated_len.saturating_mul(recipients) > MAX_DELIVERY_BYTES {
+        return Err(MessageError::DeliveryTooCostly {
+            inflated: inflated_len,
+            recipients,
+            max: MAX_DELIVERY_BYTES,
+        });
+    }
+    if inflated_len > RATIO_FREE_SIZE
+        && inflated_len > compressed_len.saturating_mul(MAX_INFLATION_RATIO)
+    {
+        return Err(MessageError::InflationRatioTooHigh {
+            inflated: inflated_len,
+            compressed: compressed_len,
+            max_ratio: MAX_INFLATION_RATIO,
+        });
+    }
+    Ok(())
 }
 
 fn check_recipient_count(count: usize) -> Result<(), MessageError> {
@@ -139,11 +213,41 @@ fn check_recipient(address: &str, origin: &str, earlier: &[String]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::read::DeflateDecoder;
+    use std::io::Read;
 
     fn deflate(plain: &[u8]) -> Vec<u8> {
-        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(plain).unwrap();
-        encoder.finish().unwrap()
+        super::deflate(plain).unwrap()
+    }
+
+    #[test]
+    fn cut_off_and_padded_streams_are_refused() {
+        let body = deflate(b"rcpt a@b.cd\n\nFrom: x@y.z\r\n\r\nhello hello hello");
+        assert_eq!(
+            decode_body(&body[..body.len() - 2]),
+            Err(MessageError::TruncatedBody)
+        );
+        assert_eq!(
+            decode_body(&[body.clone(), vec![0, 0]].concat()),
+            Err(MessageError::TrailingBytes { count: 2 })
+        );
+        assert!(decode_body(&body).is_ok());
+    }
+
+    #[test]
+    fn delivery_cost_is_bounded_by_size_times_recipients_and_ratio() {
+        let mib = 1024 * 1024;
+        assert!(matches!(
+            check_delivery_cost(32 * mib, 100, 49_000),
+            Err(MessageError::DeliveryTooCostly { .. })
+        ));
+        assert_eq!(check_delivery_cost(32 * mib, 4, 24 * mib), Ok(()));
+        assert!(matches!(
+            check_delivery_cost(32 * mib, 1, 49_000),
+            Err(MessageError::InflationRatioTooHigh { .. })
+        ));
+        assert_eq!(check_delivery_cost(RATIO_FREE_SIZE, 100, 10), Ok(()));
+        assert_eq!(check_delivery_cost(40_000, 100, 30_000), Ok(()));
     }
 
     #[test]

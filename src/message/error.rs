@@ -1,5 +1,59 @@
 //! Every way a message, a body or a fragment can be refused.
 
+use super::mailbox::Undeliverable;
+use std::fmt;
+
+/// A raw DEFLATE stream flate2 could not inflate, kept as the typed source
+/// of [`MessageError::NotDeflate`]. Two are equal when they describe the
+/// same fault (flate2's error has no equality of its own).
+#[derive(Clone, Debug)]
+pub struct InflateError(pub flate2::DecompressError);
+
+impl fmt::Display for InflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for InflateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl PartialEq for InflateError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for InflateError {}
+
+/// flate2 refused to compress (it never does for a well-formed call; kept
+/// typed so that an impossible case is still an error, not a panic).
+#[derive(Clone, Debug)]
+pub struct DeflateError(pub flate2::CompressError);
+
+impl fmt::Display for DeflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for DeflateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl PartialEq for DeflateError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for DeflateError {}
+
 /// Why a message, body or fragment was refused.
 ///
 /// Line numbers count from 1 and refer to the message after bare LF line
@@ -99,10 +153,91 @@ pub enum MessageError {
         address: String,
     },
 
+    /// A recipient the exit must not deliver to (SPEC 6): an address
+    /// literal, localhost, or a name without a dot. The whole message is refused.
+    #[error("{origin}: will not deliver to {address:?}: {reason}")]
+    UndeliverableRecipient {
+        /// Where it was found: `To`, `Cc`, `Bcc` or `envelope`.
+        origin: String,
+        /// The address.
+        address: String,
+        /// Why.
+        reason: Undeliverable,
+    },
+    /// A string given as a [`super::Mailbox`] is not a plain mailbox.
+    #[error("invalid mailbox {address:?}: {reason}")]
+    InvalidMailbox {
+        /// What was given (cut after 255 characters).
+        address: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The header (up to the first empty line) is larger than the limit;
+    /// checked before anything is parsed, so it costs no memory.
+    #[error("the header is larger than {max} bytes")]
+    HeaderTooLarge {
+        /// The limit ([`super::MAX_HEADER_BYTES`]).
+        max: usize,
+    },
+    /// The header has more fields than the limit.
+    #[error("the header has more than {max} fields")]
+    TooManyHeaderFields {
+        /// The limit ([`super::MAX_HEADER_FIELDS`]).
+        max: usize,
+    },
+    /// A MIME structure the scrubber cannot rewrite safely (SPEC 6); the
+    /// message is refused rather than sent half-scrubbed.
+    #[error("MIME part at byte {offset} cannot be scrubbed: {reason}")]
+    UnscrubbablePart {
+        /// Offset of the part (after CRLF conversion).
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The operating system's random generator failed.
+    #[error("the operating system's random generator failed")]
+    Randomness(#[source] rand::rngs::SysError),
+
     // --- Body (SPEC 4) ---
     /// The body is not a valid raw DEFLATE stream.
-    #[error("the body is not valid raw DEFLATE: {0}")]
-    NotDeflate(String),
+    #[error("the body is not valid raw DEFLATE")]
+    NotDeflate(#[source] InflateError),
+    /// The body's DEFLATE stream ends before its final block.
+    #[error("the body's DEFLATE stream is cut off")]
+    TruncatedBody,
+    /// Bytes after the end of the body's DEFLATE stream.
+    #[error("{count} bytes follow the end of the body's DEFLATE stream")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// Compressing a body failed (flate2 does not fail on valid use).
+    #[error("compressing the body failed")]
+    Deflate(#[source] DeflateError),
+    /// Delivering the message would cost the exit more than the limit:
+    /// inflated size times recipients (issue: bandwidth amplification).
+    #[error("{inflated} bytes to {recipients} recipients exceed the exit's limit of {max} bytes per message")]
+    DeliveryTooCostly {
+        /// Inflated message size.
+        inflated: usize,
+        /// Envelope recipients.
+        recipients: usize,
+        /// The limit ([`super::MAX_DELIVERY_BYTES`]).
+        max: usize,
+    },
+    /// The body inflates by more than the allowed ratio: a compression
+    /// bomb, not mail.
+    #[error(
+        "the body inflates from {compressed} to {inflated} bytes, more than {max_ratio} times"
+    )]
+    InflationRatioTooHigh {
+        /// Inflated size.
+        inflated: usize,
+        /// Compressed size.
+        compressed: usize,
+        /// The limit ([`super::MAX_INFLATION_RATIO`]).
+        max_ratio: usize,
+    },
     /// The body inflates beyond the limit (a decompression bomb or a corrupt body).
     #[error("the body inflates to more than {max} bytes")]
     InflatedTooLarge {

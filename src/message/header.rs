@@ -4,6 +4,59 @@
 //! errors instead of being glued to a neighbouring field.
 
 use super::MessageError;
+use std::borrow::Cow;
+
+/// Largest header (everything before the first empty line) a message may
+/// have. Postfix keeps at most 100 KiB of a header (`header_size_limit`),
+/// Exim refuses above 1 MiB (`header_maxsize`); real headers are a few
+/// KiB, the largest seen in practice (Exchange with many Received and
+/// X-MS- fields, a big Autocrypt key) stay below 64 KiB. 256 KiB leaves
+/// room and keeps one header pass well under a megabyte of memory.
+pub const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// Most header fields a message may have. Postfix refuses more than 50
+/// Received fields (`hopcount_limit`); whole real headers have 10 to 100
+/// fields.
+pub const MAX_HEADER_FIELDS: usize = 1000;
+
+/// Checks [`MAX_HEADER_BYTES`] and [`MAX_HEADER_FIELDS`] on the raw
+/// message (LF or CRLF line endings), before anything is copied or parsed:
+/// 32 MiB of `X:a` lines is refused after reading 256 KiB, allocating nothing.
+pub(crate) fn check_header_limits(message: &[u8]) -> Result<(), MessageError> {
+    let mut pos = 0;
+    let mut fields = 0;
+    while pos < message.len() {
+        if pos > MAX_HEADER_BYTES {
+            return Err(MessageError::HeaderTooLarge {
+                max: MAX_HEADER_BYTES,
+            });
+        }
+        let rest = message.get(pos..).unwrap_or_default();
+        let line_len = rest
+            .iter()
+            .take(MAX_HEADER_BYTES + 1)
+            .position(|&b| b == b'\n')
+            .map_or(rest.len().min(MAX_HEADER_BYTES + 1), |lf| lf + 1);
+        let line = rest.get(..line_len).unwrap_or_default();
+        if line == b"\n" || line == b"\r\n" {
+            return Ok(());
+        }
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            fields += 1;
+            if fields > MAX_HEADER_FIELDS {
+                return Err(MessageError::TooManyHeaderFields {
+                    max: MAX_HEADER_FIELDS,
+                });
+            }
+        }
+        pos += line_len;
+    }
+    if pos > MAX_HEADER_BYTES {
+        return Err(MessageError::HeaderTooLarge {
+            max: MAX_HEADER_BYTES,
+        });
+    }
+    Ok(())
+}
 
 /// One header field: its bytes `[start, end)` including folded
 /// continuation lines and the final CRLF.
@@ -28,8 +81,18 @@ pub(crate) struct Header {
 
 /// Turns every LF not preceded by CR into CRLF. CRLF is the canonical form
 /// of a message on the wire (RFC 5322 2.1, RFC 5321 2.3.8); a lone CR is
-/// left alone here and refused later if it is in the header.
-pub(crate) fn to_crlf(message: &[u8]) -> Vec<u8> {
+/// left alone here and refused later if it is in the header. A message
+/// that already has only CRLF is borrowed, not copied.
+pub(crate) fn to_crlf(message: &[u8]) -> Cow<'_, [u8]> {
+    let mut previous = 0u8;
+    let bare_lf = message.iter().any(|&b| {
+        let bare = b == b'\n' && previous != b'\r';
+        previous = b;
+        bare
+    });
+    if !bare_lf {
+        return Cow::Borrowed(message);
+    }
     let extra = message.iter().filter(|&&b| b == b'\n').count();
     let mut out = Vec::with_capacity(message.len() + extra);
     let mut previous = 0u8;
@@ -40,7 +103,7 @@ pub(crate) fn to_crlf(message: &[u8]) -> Vec<u8> {
         out.push(b);
         previous = b;
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Splits the header of a CRLF message into fields and checks that every
@@ -128,9 +191,33 @@ mod tests {
     #[test]
     fn bare_lf_becomes_crlf_and_crlf_stays() {
         assert_eq!(
-            to_crlf(b"a\nb\r\nc\r\rd\n"),
-            b"a\r\nb\r\nc\r\rd\r\n".to_vec()
+            to_crlf(b"a\nb\r\nc\r\rd\n").as_ref(),
+            b"a\r\nb\r\nc\r\rd\r\n"
         );
+        assert!(matches!(to_crlf(b"a\r\nb\r\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_limits_count_fields_and_bytes_before_the_empty_line() {
+        let many = "X: a\n".repeat(MAX_HEADER_FIELDS);
+        assert_eq!(check_header_limits(many.as_bytes()), Ok(()));
+        let folded = format!("{many} folded\n\nX: body lines do not count\n");
+        assert_eq!(check_header_limits(folded.as_bytes()), Ok(()));
+        assert_eq!(
+            check_header_limits(format!("{many}X: a\r\n").as_bytes()),
+            Err(MessageError::TooManyHeaderFields {
+                max: MAX_HEADER_FIELDS
+            })
+        );
+        let long = format!("X: {}\r\n\r\n", "a".repeat(MAX_HEADER_BYTES));
+        assert_eq!(
+            check_header_limits(long.as_bytes()),
+            Err(MessageError::HeaderTooLarge {
+                max: MAX_HEADER_BYTES
+            })
+        );
+        let exact = format!("X: {}\r\n\r\nbody", "a".repeat(MAX_HEADER_BYTES - 5));
+        assert_eq!(check_header_limits(exact.as_bytes()), Ok(()));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use crate::carrier::{read_carrier, CarrierPacket};
 use crate::delay::{max_delay, sample_exit_delay};
 use crate::directory::{Directory, NodeEntry};
 use crate::keys::NodeSecretKey;
-use crate::message::{decode_body, reassemble, sanitize_for_delivery, Fragment};
+use crate::message::{
+    check_delivery_cost, decode_body, prepare_delivery_with, reassemble, Fragment, Mailbox,
+};
 use crate::period::{accepts, period_of};
 use crate::sphinx::{packet_len, process_packet, Processed};
 use crate::wrap::Onion;
@@ -135,7 +137,7 @@ impl<S: NodeStore> MixNode<S> {
     /// A node with its own store (the daemon's persistent one).
     pub fn with_store(keys: NodeKeys, directory: Directory, store: S) -> Result<Self, Error> {
         let me = own_entry(&directory, &keys)?;
-        let rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::randomness)?;
+        let rng = ChaCha20Rng::try_from_rng(&mut SysRng).map_err(Error::Randomness)?;
         Ok(MixNode {
             keys,
             directory,
@@ -251,7 +253,7 @@ impl<S: NodeStore> MixNode<S> {
                 if delay > max_delay(key_period) {
                     return Ok(Outcome::Dropped(DropReason::DelayTooLong));
                 }
-                let next = self.next_hop(&next_id)?.address().to_owned();
+                let next = Mailbox::parse(self.next_hop(&next_id)?.address())?;
                 if !self.store.remember_tag(period, &replay_tag)? {
                     return Ok(Outcome::Dropped(DropReason::Replay));
                 }
@@ -309,13 +311,16 @@ impl<S: NodeStore> MixNode<S> {
                 let fragments = self.store.take_fragments(&message_id, now)?;
                 let body = reassemble(&fragments)?;
                 let (recipients, message) = decode_body(&body)?;
-                // Sanitize again: an old or careless sender must not leak more.
-                let clean = sanitize_for_delivery(&message)?;
+                check_delivery_cost(message.len(), recipients.len(), body.len())?;
+                // SPEC 6 again, as the exit: an old or careless sender must
+                // not leak more, and the author's address leaves the header.
+                let exit = Mailbox::parse(self.me.address())?;
+                let message = prepare_delivery_with(&message, &recipients, &exit, &mut self.rng)?;
                 let params = self.directory.params();
                 let delay = sample_exit_delay(params.mean_delay, params.key_period, &mut self.rng);
                 Ok(Outcome::Deliver {
                     recipients,
-                    message: clean.message,
+                    message,
                     delay,
                 })
             }

@@ -1,6 +1,7 @@
 //! Our packet construction: key derivation, header and payload put
 //! together, checked the way `sphinx-packet`'s builder checks its inputs.
 
+use super::error::{Expansion, Fault};
 use super::header::{build_header, final_padding_len};
 use super::keys::derive;
 use super::payload::{encrypt_payload, MIN_PAYLOAD_SIZE};
@@ -28,7 +29,7 @@ pub struct PacketHop<'a> {
 
 /// Builds one packet to `hops` with payload size `payload_size`; the final
 /// hop's padding is derived from the initial secret, so the same inputs
-/// always give the same bytes. What [`super::build_packet`] does for a route.
+/// always give the same bytes.
 pub fn build_packet_to(
     initial_secret: &InitialSecret,
     hops: &[PacketHop<'_>],
@@ -110,17 +111,16 @@ pub fn build_packet_with_padding(
 /// 1..=5 hops and one delay per hop, as `sphinx-packet` requires.
 fn check_route(hops: &[PacketHop<'_>], delays: &[Duration]) -> Result<(), PacketError> {
     if hops.is_empty() || hops.len() > MAX_PATH_LENGTH {
-        return Err(PacketError::BadRoute(format!(
-            "{} hops, a route has 1 to {MAX_PATH_LENGTH}",
-            hops.len()
-        )));
+        return Err(PacketError::HopCount {
+            hops: hops.len(),
+            max: MAX_PATH_LENGTH,
+        });
     }
     if delays.len() != hops.len() {
-        return Err(PacketError::BadRoute(format!(
-            "{} hops but {} delays",
-            hops.len(),
-            delays.len()
-        )));
+        return Err(PacketError::DelayCount {
+            hops: hops.len(),
+            delays: delays.len(),
+        });
     }
     Ok(())
 }
@@ -136,7 +136,7 @@ fn final_padding(
     let mut padding = Zeroizing::new(vec![0u8; final_padding_len(hops)]);
     Hkdf::<Sha256>::new(Some(PADDING_SALT), initial_secret.as_bytes())
         .expand(b"", &mut padding)
-        .map_err(|e| PacketError::Sphinx(format!("padding expansion: {e}")))?;
+        .map_err(|_| Fault::KeyExpansion(Expansion::Padding))?;
     Ok(padding)
 }
 
@@ -189,18 +189,25 @@ mod tests {
     fn empty_and_overlong_routes_are_refused() {
         assert!(matches!(
             build(&[], 1024, 0, b""),
-            Err(PacketError::BadRoute(_))
+            Err(PacketError::HopCount { hops: 0, max: 5 })
         ));
         assert!(matches!(
             build(&nodes(6), 1024, 6, b""),
-            Err(PacketError::BadRoute(_))
+            Err(PacketError::HopCount { hops: 6, max: 5 })
         ));
     }
 
     #[test]
     fn a_delay_per_hop_is_required() {
         let err = build(&nodes(3), 1024, 2, b"").unwrap_err();
-        assert_eq!(err, PacketError::BadRoute("3 hops but 2 delays".to_owned()));
+        assert!(matches!(
+            err,
+            PacketError::DelayCount { hops: 3, delays: 2 }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "3 hops but 2 delays: a packet needs one delay per hop"
+        );
     }
 
     #[test]
@@ -211,24 +218,24 @@ mod tests {
             HEADER_LEN + 1024
         );
         let over = vec![1u8; 1024 - 16];
-        assert_eq!(
+        assert!(matches!(
             build(&nodes(2), 1024, 2, &over),
             Err(PacketError::PlaintextTooLong {
                 capacity: 1007,
                 actual: 1008
             })
-        );
+        ));
     }
 
     #[test]
     fn payloads_too_small_for_lioness_are_refused() {
-        assert_eq!(
+        assert!(matches!(
             build(&nodes(1), 32, 1, b""),
             Err(PacketError::PayloadTooSmall {
                 minimum: 33,
                 actual: 32
             })
-        );
+        ));
         assert!(build(&nodes(1), 33, 1, b"").is_ok());
     }
 
@@ -244,13 +251,13 @@ mod tests {
             &[0; 9],
         )
         .unwrap_err();
-        assert_eq!(
+        assert!(matches!(
             err,
             PacketError::PaddingLength {
                 expected: 8,
                 actual: 9
             }
-        );
+        ));
     }
 
     #[test]
@@ -268,10 +275,10 @@ mod tests {
                     .is_none()
             })
             .unwrap();
-        assert_eq!(
+        assert!(matches!(
             build(&nodes, 1024, 3, b""),
             Err(PacketError::KeyNotOnCurve { hop: 1 })
-        );
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! that hop's AES-128-CTR keystream and authenticated by a truncated
 //! HMAC-SHA256 that the previous hop forwards.
 
+use super::error::{Fault, Primitive};
 use super::keys::HopSecrets;
 use super::PacketError;
 use aes::cipher::{KeyIvInit, StreamCipher};
@@ -52,13 +53,17 @@ pub(crate) fn build_header(
     padding: &[u8],
 ) -> Result<[u8; HEADER_SIZE], PacketError> {
     let n = secrets.len();
-    if n == 0 || n > MAX_PATH_LENGTH || ids.len() != n || delays.len() != n {
-        return Err(PacketError::BadRoute(format!(
-            "{} hops, {} ids and {} delays (1..={MAX_PATH_LENGTH} hops, one id and delay each)",
-            n,
-            ids.len(),
-            delays.len()
-        )));
+    if n == 0 || n > MAX_PATH_LENGTH || ids.len() != n {
+        return Err(PacketError::HopCount {
+            hops: if ids.len() == n { n } else { ids.len() },
+            max: MAX_PATH_LENGTH,
+        });
+    }
+    if delays.len() != n {
+        return Err(PacketError::DelayCount {
+            hops: n,
+            delays: delays.len(),
+        });
     }
     let keystreams: Vec<Keystream> = secrets.iter().map(keystream).collect();
 
@@ -144,7 +149,7 @@ fn keystream(secrets: &HopSecrets) -> Keystream {
 
 fn header_mac(key: &[u8], routing_info: &RoutingInfo) -> Result<Mac16, PacketError> {
     let mut hmac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .map_err(|e| PacketError::Sphinx(format!("header MAC key: {e}")))?;
+        .map_err(|_| Fault::KeyLength(Primitive::HeaderMac))?;
     hmac.update(routing_info);
     let full = hmac.finalize().into_bytes();
     let mut mac = [0u8; HEADER_INTEGRITY_MAC_SIZE];

@@ -12,6 +12,7 @@
 //! `clamp(x)/8 · Π_{j<i} clamp(b_j) mod l`. That equals X25519's result
 //! for every point on the curve, torsion or not, without a modular inverse.
 
+use super::error::{Expansion, Fault};
 use super::table::HopPoint;
 use super::PacketError;
 use curve25519_dalek::edwards::EdwardsPoint;
@@ -55,12 +56,11 @@ impl HopSecrets {
     /// prefix-stable, so a shorter expansion gives the same leading bytes).
     fn expand(shared_secret: &[u8; 32], len: usize) -> Result<Self, PacketError> {
         let mut okm = Zeroizing::new([0u8; FORWARD_EXPANSION]);
-        let out = okm.get_mut(..len).ok_or_else(|| {
-            PacketError::Sphinx(format!("hop key expansion of {len} bytes requested"))
-        })?;
+        let refused = || PacketError::from(Fault::KeyExpansion(Expansion::HopKeys));
+        let out = okm.get_mut(..len).ok_or_else(refused)?;
         Hkdf::<Sha256>::new(Some(EXPANDED_SHARED_SECRET_HKDF_SALT), shared_secret)
             .expand(EXPANDED_SHARED_SECRET_HKDF_INFO, out)
-            .map_err(|e| PacketError::Sphinx(format!("hop key expansion: {e}")))?;
+            .map_err(|_| refused())?;
         let mut secrets = HopSecrets {
             stream_key: [0; STREAM_CIPHER_KEY_SIZE],
             mac_key: [0; INTEGRITY_MAC_KEY_SIZE],
@@ -135,9 +135,7 @@ pub(crate) fn derive(
             alpha = both.first().map(MontgomeryPoint::to_bytes);
             let first = both.get(1).map(MontgomeryPoint::to_bytes);
             both.zeroize();
-            Zeroizing::new(first.ok_or_else(|| {
-                PacketError::Sphinx("batched Montgomery conversion lost a point".to_owned())
-            })?)
+            Zeroizing::new(first.ok_or(Fault::MontgomeryBatch)?)
         } else {
             Zeroizing::new(shared_point.to_montgomery().to_bytes())
         };
@@ -154,7 +152,10 @@ pub(crate) fn derive(
         }
         hops.push(secrets);
     }
-    let alpha = alpha.ok_or_else(|| PacketError::BadRoute("a route has no hops".to_owned()))?;
+    let alpha = alpha.ok_or(PacketError::HopCount {
+        hops: 0,
+        max: sphinx_packet::constants::MAX_PATH_LENGTH,
+    })?;
     Ok(KeyMaterial { alpha, hops })
 }
 

@@ -3,11 +3,16 @@
 //! whichever thread builds which packet.
 
 use super::construct::{build_packet_to, PacketHop};
-use super::{route_hops, InitialSecret, PacketError};
-use crate::route::Route;
+use super::error::Fault;
+use super::{InitialSecret, PacketError};
 use std::num::NonZeroUsize;
 use std::thread;
 use std::time::Duration;
+
+/// Fewer packets than this are built on the calling thread: starting
+/// threads (and asking the OS how many cores there are) costs more than
+/// the parallel part saves for them (docs/performance.md, `packets` group).
+pub const PARALLEL_FROM: usize = 4;
 
 /// What one packet carries, borrowed from the caller's plan.
 #[derive(Clone, Copy)]
@@ -20,22 +25,20 @@ pub struct PacketInput<'a> {
     pub plaintext: &'a [u8],
 }
 
-/// Builds one packet per input along `route`, in input order, spread over
-/// the available cores. Fails with the first failing input's error.
-pub fn build_packets(
-    route: &Route,
-    inputs: &[PacketInput<'_>],
-) -> Result<Vec<Vec<u8>>, PacketError> {
-    build_packets_to(&route_hops(route), route.payload_size(), inputs)
-}
-
-/// [`build_packets`] for hops given as [`PacketHop`]s.
+/// Builds one packet per input to `hops`, in input order: on the calling
+/// thread for fewer than [`PARALLEL_FROM`] inputs, otherwise spread over
+/// the available cores (threads that end before this returns). Fails with
+/// the first failing input's error.
 pub fn build_packets_to(
     hops: &[PacketHop<'_>],
     payload_size: usize,
     inputs: &[PacketInput<'_>],
 ) -> Result<Vec<Vec<u8>>, PacketError> {
-    let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = if inputs.len() < PARALLEL_FROM {
+        1
+    } else {
+        thread::available_parallelism().map_or(1, NonZeroUsize::get)
+    };
     build_on_threads(threads, hops, payload_size, inputs)
 }
 
@@ -79,11 +82,9 @@ fn build_on_threads(
         workers
             .into_iter()
             .map(|worker| match worker {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(PacketError::Sphinx(
-                        "a packet-building thread panicked".to_owned(),
-                    ))
-                }),
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(Fault::ThreadPanicked.into())),
                 Err(part) => part.iter().map(build).collect(),
             })
             .chain(std::iter::once(here))

@@ -9,6 +9,7 @@
 //! Written out so the payload is encrypted in place in the packet buffer,
 //! without the copies and per-layer allocations of the generic path.
 
+use super::error::{Expansion, Fault, Primitive};
 use super::PacketError;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
@@ -64,7 +65,7 @@ fn payload_key(
     let mut key = Zeroizing::new([0u8; PAYLOAD_KEY_SIZE]);
     Hkdf::<Sha256>::new(Some(PAYLOAD_KEY_HKDF_SALT), seed)
         .expand(PAYLOAD_KEY_HKDF_INFO, &mut key[..])
-        .map_err(|e| PacketError::Sphinx(format!("payload key expansion: {e}")))?;
+        .map_err(|_| Fault::KeyExpansion(Expansion::PayloadKey))?;
     Ok(key)
 }
 
@@ -92,7 +93,7 @@ fn stream_round(left: &[u8], right: &mut [u8], key_half: &[u8]) -> Result<(), Pa
         *k = l ^ h;
     }
     let mut cipher = ChaCha20::new_from_slices(&key[..], &[0u8; 12])
-        .map_err(|e| PacketError::Sphinx(format!("Lioness stream key: {e}")))?;
+        .map_err(|_| Fault::KeyLength(Primitive::LionessStream))?;
     cipher.apply_keystream(right);
     Ok(())
 }
@@ -102,10 +103,7 @@ fn stream_round(left: &[u8], right: &mut [u8], key_half: &[u8]) -> Result<(), Pa
 /// computes it about 1.4 times as fast on AVX2 (docs/performance.md).
 fn hash_round(left: &mut [u8], right: &[u8], key: &[u8]) -> Result<(), PacketError> {
     if key.len() != HASH_KEY {
-        return Err(PacketError::Sphinx(format!(
-            "Lioness hash key of {} bytes, expected {HASH_KEY}",
-            key.len()
-        )));
+        return Err(Fault::KeyLength(Primitive::LionessHash).into());
     }
     let mut params = blake2b_simd::Params::new();
     params.hash_length(LEFT).key(key);

@@ -40,7 +40,7 @@ pub fn process_packet(
             actual: bytes.len(),
         });
     }
-    let packet = SphinxPacket::from_bytes(bytes).map_err(|e| PacketError::Sphinx(e.to_string()))?;
+    let packet = SphinxPacket::from_bytes(bytes)?;
     let secret = key.to_static_secret();
     let expanded = packet.header.compute_expanded_shared_secret(&secret);
     let replay_tag = *expanded.replay_tag();
@@ -48,9 +48,7 @@ pub fn process_packet(
         .header
         .ensure_header_integrity(&expanded)
         .map_err(|_| PacketError::HeaderMac)?;
-    let processed = packet
-        .process_with_expanded_secret(&expanded)
-        .map_err(|e| PacketError::Sphinx(e.to_string()))?;
+    let processed = packet.process_with_expanded_secret(&expanded)?;
     match processed.data {
         ProcessedPacketData::ForwardHop {
             next_hop_packet,

@@ -20,6 +20,11 @@ pub fn network(hops: u8, payload_size: usize) -> SampleNetwork {
     .expect("sample network")
 }
 
+/// The sender's mailbox the tests mail carriers from.
+pub fn alice() -> mixmailer::message::Mailbox {
+    mixmailer::message::Mailbox::parse("alice@example.org").expect("a valid mailbox")
+}
+
 /// The part of a message after the first blank line.
 pub fn body_of(message: &[u8]) -> &[u8] {
     let at = message
