@@ -191,10 +191,10 @@ impl Config {
             field,
             reason,
         };
-        if !config.address.contains('@') {
+        if let Err(e) = mixmailer::message::Mailbox::parse(&config.address) {
             return Err(invalid(
                 "address",
-                format!("{:?} is not a mailbox (local@domain)", config.address),
+                format!("{:?} is not a mailbox (local@domain): {e}", config.address),
             ));
         }
         if config.trusted_authorities.is_empty() {

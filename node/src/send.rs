@@ -53,9 +53,10 @@ pub fn send(
             directory.random_route(&mut rng).map_err(Error::from)?
         }
     };
+    let from_box = mixmailer::message::Mailbox::parse(from).map_err(Error::from)?;
     let onions = mix_wrap(message, &route)?;
     for (i, onion) in onions.onions().iter().enumerate() {
-        let email = onion.to_email(from);
+        let email = onion.to_email(&from_box);
         if let Some(dir) = save_dir {
             let path = dir.join(format!("carrier-{}.eml", i + 1));
             std::fs::write(&path, &email).map_err(|source| SendError::Save {

@@ -225,7 +225,7 @@ impl Net {
         let message = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nHi.\r\n";
         let wrapped =
             mix_wrap_with(message, &route, &WrapOptions::default(), at, &mut self.rng).unwrap();
-        wrapped.onions()[0].to_email("a@example.test")
+        wrapped.onions()[0].to_email(&mailbox("a@example.test"))
     }
 
     fn receive(&self, email: &[u8]) -> Output {
@@ -251,6 +251,10 @@ impl Net {
             || self.log(),
         );
     }
+}
+
+fn mailbox(address: &str) -> mixmailer::message::Mailbox {
+    mixmailer::message::Mailbox::parse(address).unwrap()
 }
 
 fn wait_until(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
@@ -421,6 +425,7 @@ fn replay_storage_after_10000_packets_over_four_periods_holds_two_periods_at_mos
     let mut node = MixNode::with_store(keys, directory, store).unwrap();
     let options = WrapOptions {
         redundancy: Redundancy::Parity(0),
+        ..WrapOptions::default()
     };
     let message = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nHi.\r\n";
     let mut most = 0;
@@ -431,7 +436,7 @@ fn replay_storage_after_10000_packets_over_four_periods_holds_two_periods_at_mos
             node.store_mut().begin().unwrap();
             for _ in 0..100 {
                 let wrapped = mix_wrap_with(message, &route, &options, at, &mut rng).unwrap();
-                let carrier = wrapped.onions()[0].to_email("a@example.test");
+                let carrier = wrapped.onions()[0].to_email(&mailbox("a@example.test"));
                 let outcome = node.process(&carrier, at).unwrap();
                 assert!(matches!(outcome, Outcome::Forward { .. }), "{outcome:?}");
             }

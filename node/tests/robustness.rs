@@ -293,7 +293,7 @@ impl Net {
         .unwrap()
         .onions()
         .iter()
-        .map(|o| o.to_email("alice@example.test"))
+        .map(|o| o.to_email(&mailbox("alice@example.test")))
         .collect()
     }
 
@@ -314,7 +314,7 @@ impl Net {
         first
             .iter()
             .map(|c| match node2.process(c, SystemTime::now()).unwrap() {
-                Outcome::Forward { onion, .. } => onion.to_email("mix@node2.test"),
+                Outcome::Forward { onion, .. } => onion.to_email(&mailbox("mix@node2.test")),
                 other => panic!("node2 should forward, not {other:?}"),
             })
             .collect()
@@ -333,6 +333,10 @@ impl Net {
         child.stdin.take().unwrap().write_all(email).unwrap();
         child.wait_with_output().unwrap()
     }
+}
+
+fn mailbox(address: &str) -> mixmailer::message::Mailbox {
+    mixmailer::message::Mailbox::parse(address).unwrap()
 }
 
 fn wait_until(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {

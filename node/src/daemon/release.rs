@@ -5,7 +5,7 @@
 use super::{reload_directory, Shared};
 use crate::store::{SpoolEntry, SpoolItem, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::write_carrier;
-use mixmailer::message::add_date;
+use mixmailer::message::{add_date, Mailbox};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -107,12 +107,19 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
             period,
             packet,
         } => {
-            let domain = own.rsplit_once('@').map_or("mixmailer.invalid", |(_, d)| d);
+            // Both were checked (config, directory); a bad one can never go.
+            let (from, to) = match (Mailbox::parse(own), Mailbox::parse(next_hop)) {
+                (Ok(from), Ok(to)) => (from, to),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!("dropped a packet that can never be forwarded: {e}");
+                    return record(shared, id, Settle::Drop);
+                }
+            };
             let email = write_carrier(
-                own,
-                next_hop,
+                &from,
+                &to,
                 now,
-                &format!("{}@{domain}", random_id()),
+                &format!("{}@{}", random_id(), from.domain()),
                 *period,
                 packet,
             );
@@ -157,6 +164,12 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
             Settle::Drop
         }
     };
+    record(shared, id, outcome)
+}
+
+/// Records the outcome of item `id`'s submission, or keeps it in memory
+/// while the store fails. Returns false in that case.
+fn record(shared: &Shared, id: u64, outcome: Settle) -> bool {
     match settle(shared, id, outcome) {
         Ok(()) => true,
         Err(e) => {
