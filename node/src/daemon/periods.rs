@@ -111,30 +111,22 @@ pub(crate) fn rotate(state: &mut NodeState, config: &Config, now: SystemTime) {
         return;
     }
     let from = current.saturating_sub(1);
-    match state.node.rotate(now) {
-        Ok(r) if !r.keys_deleted.is_empty() || r.tags_deleted > 0 => tracing::info!(
-            "key period {current} began: forgot the keys of periods {:?} and {} replay tags",
-            r.keys_deleted,
-            r.tags_deleted
-        ),
-        Ok(_) => tracing::info!("key period {current} began"),
+    let rotation = match state.node.rotate(now) {
+        Ok(r) => r,
         Err(e) => {
             // Tried again at the next tick; keys on disk stay until the
             // tags are gone too, so a restart redoes both.
             tracing::error!("deleting the replay tags of old key periods failed: {e}");
             return;
         }
-    }
-    match state.keys.delete_before(from) {
-        Ok(gone) if !gone.is_empty() => {
-            tracing::info!("deleted the key files of key periods {gone:?}")
-        }
-        Ok(_) => {}
+    };
+    let files_deleted = match state.keys.delete_before(from) {
+        Ok(gone) => gone,
         Err(e) => {
             tracing::error!("deleting old key files failed: {e}");
             return;
         }
-    }
+    };
     let directory = state.node.directory().clone();
     let made = match make_ahead(&state.keys, config, &directory, &state.identity, now) {
         Ok(made) => made,
@@ -143,21 +135,28 @@ pub(crate) fn rotate(state: &mut NodeState, config: &Config, now: SystemTime) {
             return;
         }
     };
-    if !made.is_empty() {
-        tracing::info!("made keys for key periods {made:?}");
-    }
-    for period in made {
-        let key = match state.keys.read(period) {
+    for period in &made {
+        let key = match state.keys.read(*period) {
             Ok(k) => NodeSecretKey::from_bytes(*k),
             Err(e) => {
                 tracing::error!("reading the new key of period {period} failed: {e}");
                 return;
             }
         };
-        if let Err(e) = state.node.insert_key(period, key) {
+        if let Err(e) = state.node.insert_key(*period, key) {
             tracing::error!("the new key of period {period} was refused: {e}");
             return;
         }
     }
+    // Logged once everything is done: whoever reads it (an operator, a
+    // test) finds the old keys gone and the new ones there.
+    let mut deleted = rotation.keys_deleted;
+    deleted.extend(files_deleted);
+    deleted.sort_unstable();
+    deleted.dedup();
+    tracing::info!(
+        "key period {current} began: deleted the keys of periods {deleted:?} and {} replay tags; made keys for periods {made:?}",
+        rotation.tags_deleted
+    );
     state.rotated_period = Some(current);
 }
