@@ -300,9 +300,11 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
         return;
     }
     tracing::info!("loaded a new directory");
-    // A new key period length, or keys now listed: look again.
-    state.rotated_period = None;
-    periods::rotate(&mut state, &shared.config, shared.now());
+    if previous.params().key_period != state.node.directory().params().key_period {
+        // Period numbers mean other times now: redo the period's work.
+        state.rotated_period = None;
+        periods::rotate(&mut state, &shared.config, shared.now());
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. SIGHUP re-reads the directory.
