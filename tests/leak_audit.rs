@@ -64,7 +64,10 @@ fn deliver(message: &[u8]) -> (Vec<String>, Vec<u8>) {
         delivered.starts_with(date.as_bytes()),
         "the exit dates the message when it hands it over"
     );
-    assert_eq!(wrapped.message_id().len(), "<@>".len() + 26 + EXIT_DOMAIN.len());
+    assert_eq!(
+        wrapped.message_id().len(),
+        "<@>".len() + 26 + EXIT_DOMAIN.len()
+    );
     (recipients, delivered)
 }
 
@@ -417,7 +420,9 @@ fn the_pep_auto_consume_marker_survives_and_nothing_else_of_the_thread() {
     assert!(header.contains("pEp-auto-consume: yes\r\n"), "{header}");
     assert!(header.contains("X-pEp-Version: 3.3\r\n"), "{header}");
     assert!(
-        header.contains(&format!("\r\nFrom: <{EXIT}>\r\nTo: undisclosed-recipients:;\r\n")),
+        header.contains(&format!(
+            "\r\nFrom: <{EXIT}>\r\nTo: undisclosed-recipients:;\r\n"
+        )),
         "{header}"
     );
     assert_eq!(header.matches("In-Reply-To:").count(), 1, "{header}");
