@@ -1,14 +1,22 @@
-//! The whole mixnet in one process: a sample network, a pEp-style message,
-//! its packets carried hop by hop, and what the recipients get.
+//! The whole mixnet in one process: a sample network, two messages as the
+//! pEp engine hands them over (a plaintext one from a leaky client, and a
+//! real encrypted one of planck core 3.3), their packets carried hop by hop
+//! with every node's delay, and the header before and after.
 //!
 //! Run with `cargo run --release --example demo`.
 
+use mixmailer::message::Mailbox;
 use mixmailer::node::Outcome;
+use mixmailer::period::period_of;
 use mixmailer::sample::{InProcessMixnet, SampleNetwork, SampleSpec};
-use mixmailer::{mix_wrap_with, Error, WrapOptions};
+use mixmailer::{mix_wrap_with, Directory, Error, WrapOptions};
 use std::time::{Duration, Instant};
 
 const SENDER: &str = "alice@example.org";
+
+/// An encrypted message exactly as planck core 3.3's `mime_encode_message()`
+/// produced it (see tests/data/clients/README.md).
+const PEP_ENCRYPTED: &[u8] = include_bytes!("../tests/data/clients/pep-engine-encrypted.eml");
 
 fn main() {
     if let Err(err) = run() {
@@ -17,7 +25,7 @@ fn main() {
     }
 }
 
-fn sample_message() -> Vec<u8> {
+fn plaintext_message() -> Vec<u8> {
     let mut body = String::from("Hi Bob,\r\n\r\nthe mixnet hides who writes to whom.\r\n");
     for i in 1..=40 {
         body.push_str(&format!(
@@ -28,14 +36,27 @@ fn sample_message() -> Vec<u8> {
     mixmailer::sample::pep_message(&body)
 }
 
-fn header_names(message: &[u8]) -> Vec<String> {
+/// The header of `message`, one line per field (folded lines joined), cut
+/// to `width` characters.
+fn header_lines(message: &[u8], width: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(message);
-    text.split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with([' ', '\t']))
-        .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_owned()))
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut fields: Vec<String> = Vec::new();
+    for line in head.split("\r\n") {
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
+            _ => fields.push(line.to_owned()),
+        }
+    }
+    fields
+        .into_iter()
+        .map(|f| {
+            if f.chars().count() > width {
+                format!("{}...", f.chars().take(width).collect::<String>())
+            } else {
+                f
+            }
+        })
         .collect()
 }
 
@@ -51,13 +72,16 @@ fn run() -> Result<(), Error> {
     let started = Instant::now();
     let network = SampleNetwork::generate(&spec)?;
     let directory = network.directory()?;
-    println!("== Sample network \"{}\"", directory.params().network);
+    let params = directory.params();
+    println!("== Sample network \"{}\"", params.network);
     println!(
-        "   {} layers, {} nodes, payload {} bytes, mean delay {} s per hop, directory {} bytes, signed and verified in {:.1?}",
-        directory.params().hops,
+        "   {} layers, {} nodes, payload {} bytes, mean delay {} s per hop, key period {} h, \
+         directory {} bytes, signed and verified in {:.1?}",
+        params.hops,
         directory.nodes().len(),
-        directory.params().payload_size,
-        directory.params().mean_delay.as_secs(),
+        params.payload_size,
+        params.mean_delay.as_secs(),
+        params.key_period.as_secs() / 3600,
         network.directory_text.len(),
         started.elapsed()
     );
@@ -69,13 +93,37 @@ fn run() -> Result<(), Error> {
             node.address()
         );
     }
-
-    let message = sample_message();
     println!(
-        "\n== Outgoing message ({} bytes) as the pEp engine hands it over",
-        message.len()
+        "   sending at {} (key period {})",
+        mixmailer::time::format_rfc5322(network.now),
+        period_of(network.now, params.key_period)
     );
-    println!("   header fields: {}", header_names(&message).join(", "));
+
+    send(
+        &network,
+        &directory,
+        "a plaintext message from a leaky client",
+        &plaintext_message(),
+    )?;
+    send(
+        &network,
+        &directory,
+        "an encrypted message of the pEp engine (planck core 3.3)",
+        PEP_ENCRYPTED,
+    )
+}
+
+fn send(
+    network: &SampleNetwork,
+    directory: &Directory,
+    what: &str,
+    message: &[u8],
+) -> Result<(), Error> {
+    println!("\n================================================================");
+    println!("== {what} ({} bytes), as handed over", message.len());
+    for line in header_lines(message, 100) {
+        println!("   | {line}");
+    }
 
     let mut rng = rand::rng();
     let route = directory.random_route(&mut rng)?;
@@ -83,51 +131,49 @@ fn run() -> Result<(), Error> {
     println!(
         "\n== Route: {} (exit {})",
         names.join(" -> "),
-        names.last().unwrap_or(&"?")
+        route.exit().address()
     );
-
     let started = Instant::now();
     // The sample network's keys are for its own (fixed) time, not for now.
     let wrapped = mix_wrap_with(
-        &message,
+        message,
         &route,
         &WrapOptions::default(),
         network.now,
         &mut rng,
     )?;
-    let onions = wrapped.onions();
-    let wrap_time = started.elapsed();
-    let sender = mixmailer::message::Mailbox::parse(SENDER)?;
-    let carriers: Vec<Vec<u8>> = onions.iter().map(|o| o.to_email(&sender)).collect();
+    let sender = Mailbox::parse(SENDER)?;
+    let carriers: Vec<Vec<u8>> = wrapped
+        .onions()
+        .iter()
+        .map(|o| o.to_email(&sender))
+        .collect();
     println!(
-        "   mix_wrap: {} packets of {} bytes in {:.1?}; carrier emails of {} bytes each to {}",
-        onions.len(),
-        onions.first().map_or(0, |o| o.packet().len()),
-        wrap_time,
+        "   mix_wrap: {} packets of {} bytes in {:.1?}; one carrier email of {} bytes each to {}",
+        wrapped.onions().len(),
+        wrapped.onions().first().map_or(0, |o| o.packet().len()),
+        started.elapsed(),
         carriers.first().map_or(0, Vec::len),
         route.first_hop().address()
     );
+    println!(
+        "   the delivered message will be {}: the sent copy is filed under it",
+        wrapped.message_id()
+    );
 
-    println!("\n== Carrying the packets");
-    let mut mixnet = InProcessMixnet::new(&network)?;
+    println!("\n== Carrying the packets (each node holds each packet for its own delay)");
+    let mut mixnet = InProcessMixnet::new(network)?;
     let mut delivery = None;
-    let started = Instant::now();
-    for (i, (onion, carrier)) in onions.iter().zip(&carriers).enumerate() {
+    for (i, (onion, carrier)) in wrapped.onions().iter().zip(&carriers).enumerate() {
         let (trip, outcome) = mixnet.carry(onion.first_hop(), carrier, network.now)?;
         let hops: Vec<String> = trip
             .iter()
-            .map(|hop| {
-                if hop.delay.is_zero() {
-                    format!("{} (exit)", hop.node)
-                } else {
-                    format!("{} holds {:.0} s", hop.node, hop.delay.as_secs_f64())
-                }
-            })
+            .map(|hop| format!("{} {:.0} s", hop.node, hop.delay.as_secs_f64()))
             .collect();
         let result = match &outcome {
             Outcome::FragmentHeld { have, need, .. } => format!("fragment {have}/{need} held"),
-            Outcome::Deliver { .. } => "message complete: delivered".to_owned(),
-            Outcome::Dropped(reason) => format!("dropped: {reason:?}"),
+            Outcome::Deliver { .. } => "complete: the exit delivers after its delay".to_owned(),
+            Outcome::Dropped(reason) => format!("dropped: {}", reason.as_str()),
             Outcome::Forward { .. } => "still travelling".to_owned(),
         };
         println!("   packet {:>2}: {}  ->  {result}", i + 1, hops.join(", "));
@@ -137,31 +183,26 @@ fn run() -> Result<(), Error> {
             ..
         } = outcome
         {
-            delivery = Some((recipients, message));
+            let sent_to_exit = trip.last().map(|h| h.arrived + h.delay);
+            delivery = Some((recipients, message, sent_to_exit));
         }
     }
-    println!("   all hops processed in {:.1?}", started.elapsed());
 
-    let Some((recipients, delivered)) = delivery else {
+    let Some((recipients, delivered, at)) = delivery else {
         println!("\nThe message was not delivered.");
         std::process::exit(1);
     };
-    let kept = header_names(&delivered);
-    let removed: Vec<String> = header_names(&message)
-        .into_iter()
-        .filter(|n| {
-            !kept.iter().any(|k| k.eq_ignore_ascii_case(n)) || n.eq_ignore_ascii_case("Date")
-        })
-        .collect();
-    println!("\n== Delivered by the exit to {}", recipients.join(", "));
-    println!(
-        "   removed: {} (the exit wrote a new UTC Date)",
-        removed.join(", ")
-    );
-    println!("   ----------------------------------------------------------------");
-    for line in String::from_utf8_lossy(&delivered).lines().take(24) {
-        println!("   {line}");
+    if let Some(at) = at {
+        let total = at.duration_since(network.now).unwrap_or_default();
+        println!(
+            "   delivered {:.0} min after sending, to {}",
+            total.as_secs_f64() / 60.0,
+            recipients.join(", ")
+        );
     }
-    println!("   ... ({} bytes in all)", delivered.len());
+    println!("\n== What the recipient's provider gets (header; the body is unchanged)");
+    for line in header_lines(&delivered, 100) {
+        println!("   | {line}");
+    }
     Ok(())
 }

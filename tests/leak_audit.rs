@@ -5,31 +5,70 @@
 //! in tests/data/clients/README.md and docs/message.md.
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
-use mixmailer::message::{
-    add_date, check_delivery_cost, decode_body, encode_body, prepare_delivery, prepare_outgoing,
-    Mailbox,
-};
+use mixmailer::message::Mailbox;
+use mixmailer::node::Outcome;
+use mixmailer::sample::{InProcessMixnet, SampleNetwork, SampleSpec};
+use mixmailer::{mix_wrap_with, WrapOptions};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-/// The exit of the route every sample takes.
-const EXIT: &str = "relay@exit.example";
+/// The exit of the route every sample takes (`L3N1` of the sample network).
+const EXIT: &str = "mix3-1@sample.invalid";
+/// Its domain, which the delivered Message-ID and display name name.
+const EXIT_DOMAIN: &str = "sample.invalid";
 
-/// Sender to recipient: everything the message side does to a message
-/// on its way, returning the envelope and the message as the recipient's
-/// provider gets it. (The in-process mixnet will later replace the middle.)
+/// Sender to recipient through the whole mixnet in one process: the
+/// sender's `mix_wrap`, three nodes, the exit's reassembly, its own delay
+/// and its SPEC 6 pass. Returns the envelope and the message as the
+/// recipient's provider gets it. Also checks the exit's timing: the
+/// message goes out (and is dated) no earlier than the arrival of the
+/// fragment that completed it plus a delay the exit drew.
 fn deliver(message: &[u8]) -> (Vec<String>, Vec<u8>) {
-    let exit = Mailbox::parse(EXIT).unwrap();
+    let net = SampleNetwork::generate(&SampleSpec {
+        seed: 9,
+        ..SampleSpec::default()
+    })
+    .unwrap();
+    let directory = net.directory().unwrap();
+    let route = directory.route(&["L1N2", "L2N1", "L3N1"]).unwrap();
+    assert_eq!(route.exit().address(), EXIT);
     let mut rng = ChaCha20Rng::seed_from_u64(message.len() as u64);
-    let outgoing = prepare_outgoing(message, &exit, &mut rng).unwrap();
-    let body = encode_body(&outgoing.recipients, &outgoing.message).unwrap();
-    let (recipients, inflated) = decode_body(&body).unwrap();
-    check_delivery_cost(inflated.len(), recipients.len(), body.len()).unwrap();
-    let delivered = prepare_delivery(&inflated, &recipients, &exit).unwrap();
-    (recipients, add_date(&delivered, SystemTime::now()))
+    let wrapped =
+        mix_wrap_with(message, &route, &WrapOptions::default(), net.now, &mut rng).unwrap();
+    let sender = Mailbox::parse("sender@isp.example").unwrap();
+    let mut mixnet = InProcessMixnet::new(&net).unwrap();
+    let mut delivery = None;
+    for onion in wrapped.onions() {
+        let carrier = onion.to_email(&sender);
+        let (trip, outcome) = mixnet.carry(onion.first_hop(), &carrier, net.now).unwrap();
+        let exit = trip.last().unwrap();
+        if let Outcome::Deliver {
+            recipients,
+            message,
+            delay,
+        } = outcome
+        {
+            assert!(delivery.is_none(), "delivered twice");
+            // The exit drew its own delay (mean 60 s) after the fragment
+            // that completed the message arrived.
+            assert!(delay > Duration::ZERO && exit.delay == delay);
+            delivery = Some((recipients, message, exit.arrived + delay));
+        }
+    }
+    let (recipients, delivered, at) = delivery.expect("the message is delivered");
+    let date = format!("Date: {}\r\n", mixmailer::time::format_rfc5322(at));
+    assert!(
+        delivered.starts_with(date.as_bytes()),
+        "the exit dates the message when it hands it over"
+    );
+    assert_eq!(
+        wrapped.message_id().len(),
+        "<@>".len() + 26 + EXIT_DOMAIN.len()
+    );
+    (recipients, delivered)
 }
 
 /// What a sample reveals before it is sent: the second it was made, the
@@ -342,7 +381,7 @@ fn delivered_headers_tell_nothing_of_time_origin_or_pep_author() {
         assert_eq!(from.address.as_deref(), Some(EXIT), "{}", client.file);
         let message_id = parsed.message_id().unwrap();
         assert!(
-            message_id.ends_with("@exit.example"),
+            message_id.ends_with(&format!("@{EXIT_DOMAIN}")),
             "{}: {message_id}",
             client.file
         );
@@ -355,7 +394,7 @@ fn delivered_headers_tell_nothing_of_time_origin_or_pep_author() {
         } else {
             let name = from.name.as_deref().unwrap();
             assert!(
-                name.ends_with(" via exit.example"),
+                name.ends_with(&format!(" via {EXIT_DOMAIN}")),
                 "{}: {name}",
                 client.file
             );
@@ -381,7 +420,9 @@ fn the_pep_auto_consume_marker_survives_and_nothing_else_of_the_thread() {
     assert!(header.contains("pEp-auto-consume: yes\r\n"), "{header}");
     assert!(header.contains("X-pEp-Version: 3.3\r\n"), "{header}");
     assert!(
-        header.contains("\r\nFrom: <relay@exit.example>\r\nTo: undisclosed-recipients:;\r\n"),
+        header.contains(&format!(
+            "\r\nFrom: <{EXIT}>\r\nTo: undisclosed-recipients:;\r\n"
+        )),
         "{header}"
     );
     assert_eq!(header.matches("In-Reply-To:").count(), 1, "{header}");
