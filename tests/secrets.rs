@@ -1,5 +1,6 @@
-//! Secret types can neither be printed nor copied, and hand their bytes out
-//! only in a wiping container. Checked at compile time: adding `Debug`,
+//! Secret types can neither be printed nor copied, hand their bytes out
+//! only in a wiping container, and the ciphers and MACs keyed with secrets
+//! wipe themselves. Checked at compile time: adding `Debug`,
 //! `Clone` or `Copy` to any of them (or returning plain bytes) stops this
 //! file from compiling.
 
@@ -9,9 +10,9 @@ use mixmailer::sphinx::InitialSecret;
 use mixmailer::MixNode;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use static_assertions::assert_not_impl_any;
+use static_assertions::{assert_impl_all, assert_not_impl_any};
 use std::fmt::Debug;
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 // Long-term and per-period keys.
 assert_not_impl_any!(NodeSecretKey: Debug, Clone, Copy);
@@ -22,6 +23,19 @@ assert_not_impl_any!(InitialSecret: Debug, Clone, Copy);
 // Everything that holds a node's secret key.
 assert_not_impl_any!(MixNode: Debug, Clone, Copy);
 assert_not_impl_any!(mixmailer_node: Debug, Clone, Copy);
+
+// The primitives packet construction keys with secrets wipe their round
+// keys and states when dropped (the crates' `zeroize` features, enabled in
+// Cargo.toml): without the feature these types do not implement it.
+assert_impl_all!(aes::Aes128: ZeroizeOnDrop);
+assert_impl_all!(ctr::Ctr64BE<aes::Aes128>: ZeroizeOnDrop);
+assert_impl_all!(ctr::Ctr128BE<aes::Aes128>: ZeroizeOnDrop);
+assert_impl_all!(chacha20::ChaCha20: ZeroizeOnDrop);
+// hmac 0.13's `Hmac` has no marker of its own: its state is two SHA-256
+// cores, which wipe themselves under digest's `zeroize` (hmac's feature
+// enables it). HKDF's state is such an HMAC.
+assert_impl_all!(sha2::Sha256: ZeroizeOnDrop);
+assert_impl_all!(sha2::block_api::Sha256VarCore: ZeroizeOnDrop);
 
 /// `to_bytes` of every secret gives `Zeroizing` bytes: the copy handed out
 /// is wiped when the caller drops it.

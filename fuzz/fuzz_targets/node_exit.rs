@@ -78,7 +78,7 @@ fn raw_plaintexts(data: &[u8]) {
 fn process_all(plaintexts: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<String>> {
     let net = fixtures::one_hop_network();
     let mut exit = MixNode::new(
-        net.node_keys[0].to_bytes(),
+        *net.node_keys[0].to_bytes(), // v2-compile-fix: to_bytes() gives Zeroizing
         fixtures::one_hop_directory().clone(),
     )
     .expect("sample exit");

@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let net = fixtures::network();
     let directory = fixtures::directory();
     let key = &net.node_keys[usize::from(selector & 1)];
-    let mut node = MixNode::new(key.to_bytes(), directory.clone()).expect("sample node");
+    // v2-compile-fix: to_bytes() gives Zeroizing since the keys commit
+    let mut node = MixNode::new(*key.to_bytes(), directory.clone()).expect("sample node");
     let now = fixtures::now();
     let mut packet = rest.to_vec();
     packet.resize(packet_len(directory.params().payload_size), 0);

@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => panic!("sanitized but not wrapped: {e}"),
     };
     let net = one_hop_network();
-    let mut exit = MixNode::new(net.node_keys[0].to_bytes(), one_hop_directory().clone())
+    // v2-compile-fix: to_bytes() gives Zeroizing since the keys commit
+    let mut exit = MixNode::new(*net.node_keys[0].to_bytes(), one_hop_directory().clone())
         .expect("sample exit");
     let mut delivered = Vec::new();
     for onion in &onions {
