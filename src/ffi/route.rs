@@ -5,28 +5,36 @@ use super::directory::mixmailer_directory;
 use super::failure::Failure;
 use super::status::mixmailer_status;
 use crate::route::Route;
+use crate::sphinx::TableCache;
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 /// A route through the mixnet (opaque). Immutable: it may be shared
 /// between threads.
 pub struct mixmailer_route {
     pub(crate) inner: Route,
+    /// The precomputation cache of the directory it was made from.
+    pub(crate) tables: Arc<TableCache>,
     /// NUL-terminated mailboxes of the hops, for `mixmailer_route_hop_address`.
     addresses: Vec<CString>,
 }
 
 impl mixmailer_route {
-    fn new(inner: Route) -> Result<Self, Failure> {
+    fn new(inner: Route, directory: &mixmailer_directory) -> Result<Self, Failure> {
         let addresses = inner
             .hops()
             .iter()
             .map(|hop| c_string(hop.address(), "a hop address"))
             .collect::<Result<_, _>>()?;
-        Ok(mixmailer_route { inner, addresses })
+        Ok(mixmailer_route {
+            inner,
+            tables: Arc::clone(&directory.tables),
+            addresses,
+        })
     }
 }
 
@@ -60,9 +68,9 @@ pub unsafe extern "C" fn mixmailer_route_random(
         let directory = unsafe { arg_ref(directory, "directory") }?;
         let route = unsafe { out(route, "route") }?;
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)
-            .map_err(|e| Failure::from(Error::Randomness(e)))?; // v2-compile-fix
+            .map_err(|e| Failure::from(Error::Randomness(e)))?;
         let inner = directory.inner.random_route(&mut rng)?;
-        route.set(into_handle(mixmailer_route::new(inner)?));
+        route.set(into_handle(mixmailer_route::new(inner, directory)?));
         Ok(())
     })
 }
@@ -95,7 +103,7 @@ pub unsafe extern "C" fn mixmailer_route_from_nicknames(
             .map(|(i, &p)| unsafe { arg_str(p, &format!("nicknames[{i}]")) })
             .collect::<Result<Vec<&str>, _>>()?;
         let inner = directory.inner.route(&names)?;
-        route.set(into_handle(mixmailer_route::new(inner)?));
+        route.set(into_handle(mixmailer_route::new(inner, directory)?));
         Ok(())
     })
 }
