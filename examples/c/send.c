@@ -37,10 +37,8 @@ typedef enum {
     PEP_STATUS_OK = 0,
     PEP_CANNOT_ENCODE = 0x0803,
     PEP_ILLEGAL_VALUE = -4,
-    PEP_UNKNOWN_ERROR = -1,
-    PEP_OUT_OF_MEMORY = -2,
-    PEP_SEND_FUNCTION_NOT_REGISTERED = 0x0901,
-    PEP_RECORD_NOT_FOUND = 0x0902
+    PEP_RECORD_NOT_FOUND = -6,
+    PEP_UNKNOWN_ERROR = -1
 } PEP_STATUS;
 
 /* The mapping of docs/c-api.md, reduced to what an outgoing path returns. */
