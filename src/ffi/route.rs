@@ -166,3 +166,55 @@ pub unsafe extern "C" fn mixmailer_route_free(route: *mut mixmailer_route) -> mi
         Ok(())
     })
 }
+
+#[cfg(all(test, feature = "sample"))]
+mod tests {
+    use super::*;
+    use crate::ffi::{mixmailer_directory_free, mixmailer_directory_parse};
+    use crate::sample::{SampleNetwork, SampleSpec};
+    use std::ptr::null_mut;
+    use std::time::UNIX_EPOCH;
+
+    /// Issue 12: one table cache per directory handle, shared by every
+    /// route made from it and outliving the handle.
+    #[test]
+    fn routes_share_their_directory_s_table_cache() {
+        let net = SampleNetwork::generate(&SampleSpec::default()).unwrap();
+        let trusted = net.authority.public_key();
+        let now = net.now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let mut directory = null_mut();
+        let status = unsafe {
+            mixmailer_directory_parse(
+                net.directory_text.as_ptr(),
+                net.directory_text.len(),
+                trusted.as_ptr(),
+                1,
+                1,
+                now,
+                &mut directory,
+            )
+        };
+        assert_eq!(status, mixmailer_status::Ok);
+        let (mut random, mut named) = (null_mut(), null_mut());
+        let names = [c"L1N1".as_ptr(), c"L2N1".as_ptr(), c"L3N1".as_ptr()];
+        unsafe {
+            assert_eq!(
+                mixmailer_route_random(directory, &mut random),
+                mixmailer_status::Ok
+            );
+            assert_eq!(
+                mixmailer_route_from_nicknames(directory, names.as_ptr(), 3, &mut named),
+                mixmailer_status::Ok
+            );
+            let cache = &(*directory).tables;
+            assert!(Arc::ptr_eq(cache, &(*random).tables));
+            assert!(Arc::ptr_eq(cache, &(*named).tables));
+            mixmailer_directory_free(directory);
+            // The routes keep the cache alive after the directory is gone.
+            assert_eq!(Arc::strong_count(&(*random).tables), 2);
+            mixmailer_route_free(random);
+            assert_eq!(Arc::strong_count(&(*named).tables), 1);
+            mixmailer_route_free(named);
+        }
+    }
+}
