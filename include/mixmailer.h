@@ -95,6 +95,11 @@ enum mixmailer_status
      */
     MIXMAILER_STATUS_DIRECTORY_TOO_LARGE = 2004,
     /**
+     * The document is of a format version this library does not read (a
+     * version 1 directory: fetch the network's version 2 directory).
+     */
+    MIXMAILER_STATUS_DIRECTORY_UNSUPPORTED_VERSION = 2005,
+    /**
      * No route could be made for a reason without a code of its own.
      */
     MIXMAILER_STATUS_ROUTE_ERROR = 3000,
@@ -110,6 +115,11 @@ enum mixmailer_status
      * A named node is not in the layer its position in the route requires.
      */
     MIXMAILER_STATUS_ROUTE_WRONG_LAYER = 3003,
+    /**
+     * The directory lists no key of a route's node for the key period of
+     * the sending time: the directory is too old or too new for that time.
+     */
+    MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD = 3004,
     /**
      * The message, its body or a fragment was unusable for a reason without a code of its own.
      */
@@ -147,6 +157,49 @@ enum mixmailer_status
      */
     MIXMAILER_STATUS_MESSAGE_BAD_FRAGMENT = 4008,
     /**
+     * A recipient the exit will not deliver to (an address literal,
+     * localhost, a name without a dot); the whole message is refused.
+     */
+    MIXMAILER_STATUS_MESSAGE_UNDELIVERABLE_RECIPIENT = 4009,
+    /**
+     * The message's header is larger than the limit.
+     */
+    MIXMAILER_STATUS_MESSAGE_HEADER_TOO_LARGE = 4010,
+    /**
+     * The message's header has more fields than the limit.
+     */
+    MIXMAILER_STATUS_MESSAGE_TOO_MANY_HEADER_FIELDS = 4011,
+    /**
+     * A MIME part cannot be scrubbed safely; the message is refused rather
+     * than sent half-scrubbed.
+     */
+    MIXMAILER_STATUS_MESSAGE_UNSCRUBBABLE_PART = 4012,
+    /**
+     * A mailbox (such as the `from` of a carrier email) is not a plain mailbox.
+     */
+    MIXMAILER_STATUS_MESSAGE_INVALID_MAILBOX = 4013,
+    /**
+     * Delivering the message (size times recipients) would cost the exit
+     * more than its limit.
+     */
+    MIXMAILER_STATUS_MESSAGE_DELIVERY_TOO_COSTLY = 4014,
+    /**
+     * A received body inflates by more than the allowed ratio (a compression bomb).
+     */
+    MIXMAILER_STATUS_MESSAGE_INFLATION_RATIO_TOO_HIGH = 4015,
+    /**
+     * A received body's DEFLATE stream is cut off.
+     */
+    MIXMAILER_STATUS_MESSAGE_TRUNCATED_BODY = 4016,
+    /**
+     * Bytes follow the end of a received body's DEFLATE stream.
+     */
+    MIXMAILER_STATUS_MESSAGE_TRAILING_BYTES = 4017,
+    /**
+     * Compressing the message failed.
+     */
+    MIXMAILER_STATUS_MESSAGE_DEFLATE = 4018,
+    /**
      * The carrier email could not be read for a reason without a code of its own.
      */
     MIXMAILER_STATUS_CARRIER_ERROR = 5000,
@@ -166,6 +219,14 @@ enum mixmailer_status
      * The packet in the carrier email has the wrong length for this network.
      */
     MIXMAILER_STATUS_CARRIER_WRONG_LENGTH = 5004,
+    /**
+     * The packet block does not start with a `Period:` line (not a version 2 carrier).
+     */
+    MIXMAILER_STATUS_CARRIER_MISSING_PERIOD = 5005,
+    /**
+     * The `Period:` value is not a canonical decimal number.
+     */
+    MIXMAILER_STATUS_CARRIER_BAD_PERIOD = 5006,
     /**
      * A packet could not be built or processed for a reason without a code of its own.
      */
@@ -211,13 +272,25 @@ enum mixmailer_status
      */
     MIXMAILER_STATUS_NODE_WRONG_NEXT_LAYER = 7003,
     /**
-     * A fragment disagrees with earlier fragments of its message.
+     * No longer returned: such a fragment is now dropped
+     * (`MIXMAILER_DROP_REASON_INCONSISTENT_FRAGMENT`). The value stays
+     * reserved so that it never changes meaning.
      */
     MIXMAILER_STATUS_NODE_INCONSISTENT_FRAGMENT = 7004,
     /**
      * The node's store failed.
      */
     MIXMAILER_STATUS_NODE_STORAGE = 7005,
+    /**
+     * A secret key given to the node is not the key the directory lists
+     * for the node in that period.
+     */
+    MIXMAILER_STATUS_NODE_KEY_MISMATCH = 7006,
+    /**
+     * A packet of an accepted key period arrived but the node has no
+     * secret key for that period; restore the key (the carrier may be retried).
+     */
+    MIXMAILER_STATUS_NODE_MISSING_PERIOD_KEY = 7007,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -280,6 +353,22 @@ enum mixmailer_drop_reason
      * The same fragment of the same message arrived twice.
      */
     MIXMAILER_DROP_REASON_DUPLICATE_FRAGMENT = 3,
+    /**
+     * The fragment disagrees with the fragments held for its message.
+     */
+    MIXMAILER_DROP_REASON_INCONSISTENT_FRAGMENT = 4,
+    /**
+     * A final hop reached at a node that is not an exit (only exits deliver).
+     */
+    MIXMAILER_DROP_REASON_FINAL_HOP_NOT_EXIT = 5,
+    /**
+     * The sender asked for a delay above half a key period.
+     */
+    MIXMAILER_DROP_REASON_DELAY_TOO_LONG = 6,
+    /**
+     * The carrier's key period is not accepted at this time.
+     */
+    MIXMAILER_DROP_REASON_PERIOD_NOT_ACCEPTED = 7,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -295,13 +384,13 @@ typedef uint32_t mixmailer_drop_reason;
 typedef struct mixmailer_bytes mixmailer_bytes;
 
 /**
- * A verified directory (opaque). Immutable: it may be shared between
- * threads and used by several calls at once.
+ * A verified directory (opaque). It may be shared between threads and
+ * used by several calls at once.
  */
 typedef struct mixmailer_directory mixmailer_directory;
 
 /**
- * A mix node with its secret key, a copy of the directory and an
+ * A mix node with its per-period secret keys, a copy of the directory and an
  * in-memory store of replay tags and fragments (opaque). Not thread-safe:
  * use one node from one thread at a time.
  */
@@ -365,7 +454,11 @@ mixmailer_status mixmailer_bytes_free(mixmailer_bytes *bytes);
  * keys is `MIXMAILER_STATUS_INVALID_ARGUMENT`). `trusted_keys` is a flat array of
  * `trusted_count` Ed25519 public keys of 32 bytes each
  * (`32 * trusted_count` bytes). On failure the detail
- * (`mixmailer_last_error_message`) names the line of the document.
+ * (`mixmailer_last_error_message`) names the line of the document; a
+ * version 1 directory is `MIXMAILER_STATUS_DIRECTORY_UNSUPPORTED_VERSION`.
+ *
+ * Keep the handle for as long as the directory is valid: routes made from
+ * it share a cache of per-node precomputation that makes wrapping faster.
  *
  * Ownership: `text` and `trusted_keys` are only read during the call. On
  * success `*directory` receives a new handle the caller owns and frees
@@ -385,7 +478,7 @@ mixmailer_status mixmailer_directory_parse(const uint8_t *text,
 
 /**
  * Frees `directory`; NULL is fine. Routes and nodes made from it hold
- * their own copies and stay usable.
+ * their own copies (routes share its precomputation cache) and stay usable.
  *
  * Ownership: takes `directory` back from the caller.
  *
@@ -447,23 +540,72 @@ mixmailer_status mixmailer_last_error_message(char *buf,
                                               size_t *written);
 
 /**
- * A mix node for the X25519 secret key `secret_key` (`secret_key_len`
- * must be 32) whose public key `directory` lists. Its replay tags and
+ * A mix node whose Ed25519 identity public key is `identity`
+ * (`identity_len` must be 32), with the X25519 secret keys of `count` key
+ * periods: `periods[i]` is the period of the 32 bytes at
+ * `secret_keys + 32 * i` (`secret_keys_len` must be `32 * count`).
+ * `directory` must list the node, and every key it lists for one of these
+ * periods must be the public half of the key given. Its replay tags and
  * fragments live in memory and are lost when it is freed.
  *
- * Ownership: `secret_key` is copied (and the copy wiped when the node is
- * freed); `directory` is copied, so the caller may free it at once. On
- * success `*node` receives a new handle the caller owns and frees with
- * `mixmailer_node_free`.
+ * Ownership: `identity`, `periods` and `secret_keys` are copied (the key
+ * copies are wiped when the node is freed); `directory` is copied, so the
+ * caller may free it at once. On success `*node` receives a new handle the
+ * caller owns and frees with `mixmailer_node_free`.
  *
  * # Safety
- * `secret_key` points to `secret_key_len` readable bytes; `directory` is
- * NULL or live; `node` is NULL or writable.
+ * `identity` points to `identity_len` readable bytes, `periods` to `count`
+ * readable `uint64_t`s (or NULL with count 0), `secret_keys` to
+ * `secret_keys_len` readable bytes; `directory` is NULL or live; `node` is
+ * NULL or writable.
  */
-mixmailer_status mixmailer_node_new(const uint8_t *secret_key,
-                                    size_t secret_key_len,
+mixmailer_status mixmailer_node_new(const uint8_t *identity,
+                                    size_t identity_len,
+                                    const uint64_t *periods,
+                                    const uint8_t *secret_keys,
+                                    size_t secret_keys_len,
+                                    size_t count,
                                     const mixmailer_directory *directory,
                                     mixmailer_node **node);
+
+/**
+ * Adds the X25519 secret key of key period `period` (`key_len` must be
+ * 32), made ahead of time, as the node's key directory gets it; replaces
+ * a key the node already holds for that period. Refused with
+ * `MIXMAILER_STATUS_NODE_KEY_MISMATCH` if the node's directory lists
+ * another public key for this node in that period.
+ *
+ * Ownership: `key` is copied (the copy is wiped when the node is freed or
+ * the key rotated out); `node` is borrowed mutably for the call.
+ *
+ * # Safety
+ * `node` is NULL or live and not used by another thread during the call;
+ * `key` points to `key_len` readable bytes.
+ */
+mixmailer_status mixmailer_node_add_key(mixmailer_node *node,
+                                        uint64_t period,
+                                        const uint8_t *key,
+                                        size_t key_len);
+
+/**
+ * Forward secrecy (SPEC 2): as of `now_unix`, deletes the secret keys and
+ * replay tags of every key period before the previous one. `*keys_deleted`
+ * receives how many keys were deleted and `*tags_deleted` how many replay
+ * tags. Processing a packet does this by itself when a new period begins;
+ * call it on a timer too (e.g. hourly), so an idle node deletes its keys
+ * on time. Delete the key files of those periods as well.
+ *
+ * Ownership: `node` is borrowed mutably for the call; `keys_deleted` and
+ * `tags_deleted` are the caller's.
+ *
+ * # Safety
+ * `node` is NULL or live and not used by another thread during the call;
+ * `keys_deleted` and `tags_deleted` are NULL or writable.
+ */
+mixmailer_status mixmailer_node_rotate(mixmailer_node *node,
+                                       uint64_t now_unix,
+                                       size_t *keys_deleted,
+                                       uint64_t *tags_deleted);
 
 /**
  * This node's own mailbox (from the directory) as a NUL-terminated
@@ -480,10 +622,13 @@ mixmailer_status mixmailer_node_address(const mixmailer_node *node,
 
 /**
  * Processes one carrier email (`carrier_len` bytes, as received from the
- * MTA) that arrived at `now_unix` (seconds since 1970, UTC): verifies
- * and unwraps the packet, drops replays, and at the exit collects
- * fragments. On failure (a tampered or foreign packet, a broken carrier)
- * nothing is stored; the detail says why.
+ * MTA) that arrived at `now_unix` (seconds since 1970, UTC): checks its
+ * key period (a period not accepted now is dropped), verifies and unwraps
+ * the packet, drops replays, and at the exit collects fragments. On
+ * failure (a tampered or foreign packet, a broken carrier) nothing is
+ * stored; the detail says why. `MIXMAILER_STATUS_NODE_MISSING_PERIOD_KEY`
+ * and `MIXMAILER_STATUS_NODE_UNKNOWN_NEXT_HOP` may succeed later (after
+ * `mixmailer_node_add_key` or a newer directory): have the MTA retry.
  *
  * Ownership: `carrier` is only read during the call; `node` is borrowed
  * mutably for the call. On success `*outcome` receives a new handle the
@@ -516,7 +661,7 @@ mixmailer_status mixmailer_node_expire(mixmailer_node *node,
                                        size_t *dropped);
 
 /**
- * Frees `node` and wipes its secret key; NULL is fine.
+ * Frees `node` and wipes its secret keys; NULL is fine.
  *
  * Ownership: takes `node` back from the caller; its address string is
  * invalid afterwards.
@@ -562,6 +707,22 @@ mixmailer_status mixmailer_outcome_forward_address(const mixmailer_outcome *outc
  */
 mixmailer_status mixmailer_outcome_forward_delay_ms(const mixmailer_outcome *outcome,
                                                     uint64_t *delay_ms);
+
+/**
+ * Forward or Deliver: how long to hold the packet or message before
+ * mailing it, in milliseconds, into `*delay_ms` (saturates at
+ * `UINT64_MAX`). For Forward it is the delay the sender chose (as
+ * `mixmailer_outcome_forward_delay_ms`); for Deliver it is the exit's own
+ * delay, drawn by the exit, after which it adds the Date
+ * (`mixmailer_add_date`) and hands the message to SMTP.
+ *
+ * Ownership: borrows `outcome` for the call; `delay_ms` is the caller's.
+ *
+ * # Safety
+ * `outcome` is NULL or live; `delay_ms` is NULL or writable.
+ */
+mixmailer_status mixmailer_outcome_delay_ms(const mixmailer_outcome *outcome,
+                                            uint64_t *delay_ms);
 
 /**
  * Forward: the raw packet for the next hop; `*packet` points to `*len` bytes.
@@ -621,8 +782,11 @@ mixmailer_status mixmailer_outcome_deliver_recipient(const mixmailer_outcome *ou
                                                      const char **address);
 
 /**
- * Deliver: the message to deliver (sanitized, with the exit's Date field,
- * CRLF line endings); `*message` points to `*len` bytes, not NUL-terminated.
+ * Deliver: the message to deliver (sanitized, CRLF line endings, no Date
+ * field yet); `*message` points to `*len` bytes, not NUL-terminated.
+ * Hold it for the exit's delay (`mixmailer_outcome_delay_ms`), then add the
+ * Date of that moment with `mixmailer_add_date` and hand the result to
+ * SMTP, from this node's own address, to the envelope recipients.
  *
  * Ownership: `*message` is borrowed from `outcome` and valid until
  * `mixmailer_outcome_free(outcome)`; do not free it.
@@ -758,11 +922,33 @@ const char *mixmailer_version(void);
 
 /**
  * Wraps the RFC 5322 message `message` (`message_len` bytes, as the pEp
- * engine's `mime_encode_message` produces it; no NUL needed) for `route`:
- * sanitizes its header, takes the envelope recipients from To, Cc and
- * Bcc, compresses and cuts it into erasure-coded fragments, and builds one
- * packet per fragment, with the operating system's randomness. Any k of
- * the n packets deliver the message; send them all.
+ * engine's `mime_encode_message` produces it; no NUL needed) for `route`
+ * now, by the system clock: `mixmailer_mix_wrap_at` with the current
+ * time. The directory of the route must list keys for the current key
+ * period (else `MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD`).
+ *
+ * Ownership: as `mixmailer_mix_wrap_at`.
+ *
+ * # Safety
+ * As `mixmailer_mix_wrap_at`.
+ */
+mixmailer_status mixmailer_mix_wrap(const uint8_t *message,
+                                    size_t message_len,
+                                    const mixmailer_route *route,
+                                    mixmailer_onion_list **onions);
+
+/**
+ * Wraps the RFC 5322 message `message` (`message_len` bytes, as the pEp
+ * engine's `mime_encode_message` produces it; no NUL needed) for `route`
+ * as of `now_unix` (seconds since 1970, UTC), which picks the key period
+ * whose node keys the packets are built for: sanitizes its header (and
+ * gives it a fresh Message-ID, see `mixmailer_onion_list_message_id`),
+ * takes the envelope recipients from To, Cc and Bcc, compresses and cuts
+ * it into erasure-coded fragments, and builds one packet per fragment,
+ * with the operating system's randomness. Any k of the n packets deliver
+ * the message; send them all, soon: the nodes accept a packet only in its
+ * key period and the next. If the route's directory lists no key for that
+ * period, nothing is built: `MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD`.
  *
  * Ownership: `message` is only read during the call and `route` only
  * borrowed. On success `*onions` receives a new list the caller owns and
@@ -772,10 +958,61 @@ const char *mixmailer_version(void);
  * `message` points to `message_len` readable bytes (or is NULL with
  * length 0); `route` is NULL or live; `onions` is NULL or writable.
  */
-mixmailer_status mixmailer_mix_wrap(const uint8_t *message,
+mixmailer_status mixmailer_mix_wrap_at(const uint8_t *message,
+                                       size_t message_len,
+                                       const mixmailer_route *route,
+                                       uint64_t now_unix,
+                                       mixmailer_onion_list **onions);
+
+/**
+ * The Message-ID the delivered message will carry (with its angle
+ * brackets, e.g. `<...@example.org>`) as a NUL-terminated string into
+ * `*message_id`. The wrapped message got a fresh one, so the sender's copy
+ * must be stored under this one (the pEp engine: set the sent message's
+ * `id` to it, without the brackets, before saving to Sent), or replies
+ * will not thread.
+ *
+ * Ownership: `*message_id` is borrowed from `onions` and valid until
+ * `mixmailer_onion_list_free(onions)`; do not free it.
+ *
+ * # Safety
+ * `onions` is NULL or live; `message_id` is NULL or writable.
+ */
+mixmailer_status mixmailer_onion_list_message_id(const mixmailer_onion_list *onions,
+                                                 const char **message_id);
+
+/**
+ * The key period the packets were built for into `*period` (the number
+ * of key periods since 1970; each carrier email names it). The nodes
+ * accept the packets during that period and the next one.
+ *
+ * Ownership: borrows `onions` for the call; `period` is the caller's.
+ *
+ * # Safety
+ * `onions` is NULL or live; `period` is NULL or writable.
+ */
+mixmailer_status mixmailer_onion_list_period(const mixmailer_onion_list *onions,
+                                             uint64_t *period);
+
+/**
+ * Adds a `Date:` field of `now_unix` (seconds since 1970, UTC) in front of
+ * `message` (`message_len` bytes, not empty; `now_unix` at most
+ * 253402300799, the end of 9999), for the exit: a delivered
+ * message (`mixmailer_outcome_deliver_message`) has no Date yet, because
+ * it must carry the time it is handed to SMTP, after the exit's delay,
+ * not the time the packet arrived.
+ *
+ * Ownership: `message` is only read during the call. On success `*dated`
+ * receives a new buffer the caller owns, reads with `mixmailer_bytes_data`
+ * and frees with `mixmailer_bytes_free`.
+ *
+ * # Safety
+ * `message` points to `message_len` readable bytes; `dated` is NULL or writable.
+ */
+mixmailer_status mixmailer_add_date(const uint8_t *message,
                                     size_t message_len,
-                                    const mixmailer_route *route,
-                                    mixmailer_onion_list **onions);
+                                    uint64_t now_unix,
+                                    mixmailer_bytes **dated);
 
 /**
  * The number of onions (packets) in `onions` into `*count`.

@@ -203,9 +203,10 @@ fn every_exported_function_goes_through_the_boundary() {
 
 mod common;
 
+use mixmailer::message::Mailbox;
 use mixmailer::node::Outcome;
 use mixmailer::sample::SampleNetwork;
-use mixmailer::{mix_wrap, Directory, MixNode};
+use mixmailer::{mix_wrap_with, Directory, MixNode, WrapOptions};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -347,8 +348,7 @@ impl Fixture {
         let dir = scratch(name);
         std::fs::write(dir.join("directory.txt"), &net.directory_text).unwrap();
         std::fs::write(dir.join("authority.key"), net.authority.public_key()).unwrap();
-        let keys: Vec<u8> = net.node_keys.iter().flat_map(|k| *k.to_bytes()).collect();
-        std::fs::write(dir.join("nodes.key"), keys).unwrap();
+        std::fs::write(dir.join("nodes.key"), node_key_file(&net)).unwrap();
         std::fs::write(dir.join("message.eml"), message()).unwrap();
         std::fs::create_dir_all(dir.join("out")).unwrap();
         let now = net.now.duration_since(UNIX_EPOCH).unwrap().as_secs();
@@ -405,15 +405,12 @@ impl Fixture {
         paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 
-    /// Delivers carriers through Rust mix nodes at a fixed time (so the
-    /// exit's Date field is the same for every run).
+    /// Delivers carriers through Rust mix nodes at the network's time.
+    /// The message comes without a Date (the exit adds it when it submits).
     fn deliver(&self, carriers: &[Vec<u8>]) -> (Vec<String>, Vec<u8>) {
         let directory = self.directory();
-        let mut nodes: Vec<MixNode> = self
-            .net
-            .node_keys
-            .iter()
-            .map(|k| MixNode::new(*k.to_bytes(), directory.clone()).unwrap())
+        let mut nodes: Vec<MixNode> = (0..self.net.node_identities.len())
+            .map(|i| MixNode::new(self.net.keys_of(i).unwrap(), directory.clone()).unwrap())
             .collect();
         let mut delivered = Vec::new();
         for carrier in carriers {
@@ -426,12 +423,14 @@ impl Fixture {
                     .unwrap_or_else(|| panic!("no node has the address {to}"));
                 match node.process(&carrier, self.time()).unwrap() {
                     Outcome::Forward { onion, .. } => {
-                        carrier = onion.to_email(node.entry().address());
+                        let own = Mailbox::parse(node.entry().address()).unwrap();
+                        carrier = onion.to_email(&own);
                         to = onion.first_hop().to_owned();
                     }
                     Outcome::Deliver {
                         recipients,
                         message,
+                        ..
                     } => {
                         delivered.push((recipients, message));
                         break;
@@ -444,17 +443,105 @@ impl Fixture {
         delivered.remove(0)
     }
 
-    /// What the Rust API delivers for the same message.
-    fn rust_delivery(&self) -> (Vec<String>, Vec<u8>) {
+    /// What the Rust API delivers for the same message through `exit`
+    /// (which writes its own address into From), with its Message-ID.
+    fn rust_delivery(&self, exit: &str) -> (Vec<String>, Vec<u8>) {
         let directory = self.directory();
-        let route = directory.random_route(&mut rand::rng()).unwrap();
-        let carriers: Vec<Vec<u8>> = mix_wrap(&message(), &route)
-            .unwrap()
-            .iter()
-            .map(|onion| onion.to_email(FROM))
+        let hops = directory.params().hops;
+        let names: Vec<&str> = (1..=hops)
+            .map(|layer| {
+                let node = directory
+                    .nodes()
+                    .iter()
+                    .find(|n| n.layer() == layer && (layer < hops || n.address() == exit))
+                    .unwrap_or_else(|| panic!("no node for layer {layer} with exit {exit}"));
+                node.nickname()
+            })
             .collect();
-        self.deliver(&carriers)
+        let route = directory.route(&names).unwrap();
+        let from = Mailbox::parse(FROM).unwrap();
+        let wrapped = mix_wrap_with(
+            &message(),
+            &route,
+            &WrapOptions::default(),
+            self.time(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+        let carriers: Vec<Vec<u8>> = wrapped
+            .onions()
+            .iter()
+            .map(|onion| onion.to_email(&from))
+            .collect();
+        let delivered = self.deliver(&carriers);
+        assert_eq!(
+            header_field(&delivered.1, "Message-ID").as_deref(),
+            Some(wrapped.message_id())
+        );
+        delivered
     }
+
+    /// Asserts that `delivered` is what the Rust API delivers for the same
+    /// message, and that its Message-ID is the one the C program was told
+    /// (`mixmailer_onion_list_message_id`, saved by tests/c/c_api_test.c
+    /// in out/message-id.txt, by examples/c/send.c as its sent copy's
+    /// `Message-ID:` in out/sent-copy.txt). Each wrap draws a fresh
+    /// Message-ID, so that field alone may differ from the Rust delivery.
+    fn assert_like_rust(&self, delivered: (Vec<String>, Vec<u8>)) {
+        let told = std::fs::read_to_string(self.path("out/message-id.txt"))
+            .or_else(|_| std::fs::read_to_string(self.path("out/sent-copy.txt")))
+            .expect("the C program saved the Message-ID");
+        let told = told.trim_start_matches("Message-ID: ").trim_end();
+        assert_eq!(
+            header_field(&delivered.1, "Message-ID").as_deref(),
+            Some(told),
+            "the delivered Message-ID is the one the sender was told"
+        );
+        // The exit puts its own address into From (SPEC 6): compare with a
+        // Rust delivery through the same exit.
+        let from = header_field(&delivered.1, "From").expect("a From field");
+        let directory = self.directory();
+        let exit = directory
+            .nodes()
+            .iter()
+            .find(|n| from.contains(&format!("<{}>", n.address())))
+            .unwrap_or_else(|| panic!("From {from:?} names no exit"));
+        let expected = self.rust_delivery(exit.address());
+        assert_eq!(
+            (delivered.0, without_message_id(&delivered.1)),
+            (expected.0, without_message_id(&expected.1))
+        );
+    }
+}
+
+/// The node key file of tests/c/c_api_test.c: per node in directory order,
+/// its identity (32 bytes), the number of its period keys (u64, little
+/// endian), their periods (u64 each, little endian), then their X25519
+/// secret keys (32 bytes each).
+fn node_key_file(net: &SampleNetwork) -> Vec<u8> {
+    let mut file = Vec::new();
+    for (identity, keys) in net.node_identities.iter().zip(&net.node_keys) {
+        file.extend_from_slice(&identity.public_key());
+        file.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+        for (period, _) in keys {
+            file.extend_from_slice(&period.to_le_bytes());
+        }
+        for (_, key) in keys {
+            file.extend_from_slice(&*key.to_bytes());
+        }
+    }
+    file
+}
+
+/// `message` with its Message-ID field removed.
+fn without_message_id(message: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(message);
+    let (header, body) = text.split_once("\r\n\r\n").expect("header and body");
+    let kept: Vec<&str> = header
+        .split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("message-id:"))
+        .collect();
+    format!("{}\r\n\r\n{body}", kept.join("\r\n")).into_bytes()
 }
 
 fn message() -> Vec<u8> {
@@ -497,14 +584,21 @@ fn c_example_sends_what_rust_nodes_deliver_like_the_rust_api() {
     assert!(!carriers.is_empty());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
-        stdout.lines().count(),
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("MAIL FROM:"))
+            .count(),
         carriers.len(),
         "one SMTP line per carrier:\n{stdout}"
     );
     for carrier in &carriers {
         assert_eq!(header_field(carrier, "From").as_deref(), Some(FROM));
     }
-    assert_eq!(fixture.deliver(&carriers), fixture.rust_delivery());
+    fixture.assert_like_rust(fixture.deliver(&carriers));
+    assert!(
+        stdout.contains("Sent copy stored under Message-ID <"),
+        "send.c says where the sent copy goes:\n{stdout}"
+    );
 }
 
 #[test]
@@ -527,10 +621,7 @@ fn c_example_links_against_the_shared_library() {
         .env("LD_LIBRARY_PATH", &libs)
         .args(send_args(&fixture)));
     check("send linked with libmixmailer.so", &output);
-    assert_eq!(
-        fixture.deliver(&fixture.carriers()),
-        fixture.rust_delivery()
-    );
+    fixture.assert_like_rust(fixture.deliver(&fixture.carriers()));
 }
 
 #[test]
@@ -542,14 +633,22 @@ fn c_test_program_passes_under_sanitizers_and_matches_the_rust_api() {
     let output = run(sanitizer_env(&mut Command::new(&program)).args(fixture.c_test_args()));
     check("tests/c/c_api_test.c under ASan/UBSan", &output);
 
-    let expected = fixture.rust_delivery();
     // The carriers the C program wrapped, delivered by Rust nodes...
-    assert_eq!(fixture.deliver(&fixture.carriers()), expected);
-    // ...and what the C nodes delivered.
+    let by_rust = fixture.deliver(&fixture.carriers());
+    fixture.assert_like_rust(by_rust.clone());
+    // ...and what the C nodes delivered: the same message, Message-ID included.
     let delivered = std::fs::read(fixture.path("out/delivered.eml")).unwrap();
     let recipients = std::fs::read_to_string(fixture.path("out/recipients.txt")).unwrap();
     let recipients: Vec<String> = recipients.lines().map(str::to_owned).collect();
-    assert_eq!((recipients, delivered), expected);
+    assert_eq!((recipients, delivered.clone()), by_rust);
+    // The exit dates it only when it submits it (mixmailer_add_date).
+    assert_eq!(header_field(&delivered, "Date"), None);
+    let dated = std::fs::read(fixture.path("out/dated.eml")).unwrap();
+    assert_eq!(
+        header_field(&dated, "Date").as_deref(),
+        Some("Fri, 02 Jan 2026 00:00:00 +0000")
+    );
+    assert_eq!(&dated[dated.len() - delivered.len()..], &delivered[..]);
 }
 
 #[test]
@@ -568,10 +667,7 @@ fn c_test_program_is_clean_under_valgrind() {
         .arg(&program)
         .args(fixture.c_test_args()));
     check("tests/c/c_api_test.c under valgrind", &output);
-    assert_eq!(
-        fixture.deliver(&fixture.carriers()),
-        fixture.rust_delivery()
-    );
+    fixture.assert_like_rust(fixture.deliver(&fixture.carriers()));
 }
 
 /// Installs header, one kind of library and mixmailer.pc (from
@@ -650,9 +746,6 @@ fn installed_library_links_through_pkg_config_static_and_shared() {
             .env("LD_LIBRARY_PATH", prefix.join("lib"))
             .args(send_args(&fixture)));
         check(&format!("send linked with {library}"), &output);
-        assert_eq!(
-            fixture.deliver(&fixture.carriers()),
-            fixture.rust_delivery()
-        );
+        fixture.assert_like_rust(fixture.deliver(&fixture.carriers()));
     }
 }

@@ -7,13 +7,20 @@
  * the SMTP sender gets one carrier email per packet instead, each addressed
  * to the first mix node of a fresh random route.
  *
+ * The wrapped message gets a fresh Message-ID (the engine's own would link
+ * the delivered message to the sender's machine). The engine must store its
+ * sent copy under the new one, or the recipients' replies will not thread:
+ * see store_sent_copy() below.
+ *
  * usage: send DIRECTORY TRUSTED_KEYS NOW MESSAGE FROM OUTDIR
  *   DIRECTORY     the signed directory document (as fetched)
  *   TRUSTED_KEYS  the authorities' Ed25519 public keys, 32 raw bytes each
- *   NOW           the current time in seconds since 1970 ("now" for time(NULL))
+ *   NOW           the current time in seconds since 1970 ("now" for time(NULL));
+ *                 it picks the directory and the nodes' key period
+ *   OUTDIR        where the "SMTP sender" writes carrier-NNN.eml files and
+ *                 the "engine" its sent copy, sent-copy.txt
  *   MESSAGE       the message as mime_encode_message() produced it
  *   FROM          the sender's mailbox (envelope sender of the carriers)
- *   OUTDIR        where the "SMTP sender" writes carrier-NNN.eml files
  *
  * Build: see examples/c/Makefile or docs/c-api.md.
  */
@@ -30,6 +37,7 @@ typedef enum {
     PEP_STATUS_OK = 0,
     PEP_CANNOT_ENCODE = 0x0803,
     PEP_ILLEGAL_VALUE = -4,
+    PEP_RECORD_NOT_FOUND = -6,
     PEP_UNKNOWN_ERROR = -1
 } PEP_STATUS;
 
@@ -42,6 +50,11 @@ static PEP_STATUS pep_status_of(mixmailer_status status)
         return PEP_ILLEGAL_VALUE;
     if (status / 1000 == 4) /* 4xxx: the message itself could not be wrapped */
         return PEP_CANNOT_ENCODE;
+    /* The directory has no keys for now: fetch a current directory, then retry. */
+    if (status == MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD ||
+        status == MIXMAILER_STATUS_DIRECTORY_NOT_VALID_NOW ||
+        status == MIXMAILER_STATUS_DIRECTORY_UNSUPPORTED_VERSION)
+        return PEP_RECORD_NOT_FOUND;
     return PEP_UNKNOWN_ERROR;
 }
 
@@ -120,10 +133,37 @@ static int smtp_send(const char *outdir, size_t index, const char *from, const c
     return 0;
 }
 
+/*
+ * Stands in for the engine saving its copy of the sent message. In pEp the
+ * message struct's `id` is what the Sent folder and the threading of
+ * replies use: set it to the Message-ID MixMailer gave the delivered
+ * message (without its angle brackets) before the app stores the sent
+ * copy, e.g.
+ *     free(msg->id); msg->id = strndup(message_id + 1, strlen(message_id) - 2);
+ * Here it prints it and writes OUTDIR/sent-copy.txt.
+ */
+static int store_sent_copy(const char *outdir, const char *message_id)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/sent-copy.txt", outdir);
+    f = fopen(path, "wb");
+    if (f == NULL || fprintf(f, "Message-ID: %s\n", message_id) < 0) {
+        fprintf(stderr, "send: cannot write %s\n", path);
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    if (fclose(f) != 0)
+        return -1;
+    printf("Sent copy stored under Message-ID %s -> %s\n", message_id, path);
+    return 0;
+}
+
 /* The outgoing path: mimetext in, carrier emails out. */
 static PEP_STATUS send_through_mixnet(const mixmailer_directory *directory, const char *from,
                                       const unsigned char *mimetext, size_t mimetext_len,
-                                      const char *outdir)
+                                      uint64_t now, const char *outdir)
 {
     mixmailer_route *route = NULL;
     mixmailer_onion_list *onions = NULL;
@@ -136,9 +176,10 @@ static PEP_STATUS send_through_mixnet(const mixmailer_directory *directory, cons
     if (status != MIXMAILER_STATUS_OK)
         return fail("mixmailer_route_random", status);
 
-    status = mixmailer_mix_wrap(mimetext, mimetext_len, route, &onions);
+    /* mixmailer_mix_wrap() does the same with the system clock. */
+    status = mixmailer_mix_wrap_at(mimetext, mimetext_len, route, now, &onions);
     if (status != MIXMAILER_STATUS_OK)
-        result = fail("mixmailer_mix_wrap", status);
+        result = fail("mixmailer_mix_wrap_at", status);
     mixmailer_route_free(route); /* the onions do not need the route */
     if (result != PEP_STATUS_OK)
         return result;
@@ -164,6 +205,15 @@ static PEP_STATUS send_through_mixnet(const mixmailer_directory *directory, cons
     }
     if (status != MIXMAILER_STATUS_OK)
         result = fail("reading the onions", status);
+    if (result == PEP_STATUS_OK) {
+        /* Borrowed from `onions`: copy it before mixmailer_onion_list_free. */
+        const char *message_id = NULL;
+        status = mixmailer_onion_list_message_id(onions, &message_id);
+        if (status != MIXMAILER_STATUS_OK)
+            result = fail("mixmailer_onion_list_message_id", status);
+        else if (store_sent_copy(outdir, message_id) != 0)
+            result = PEP_UNKNOWN_ERROR;
+    }
     mixmailer_onion_list_free(onions);
     return result;
 }
@@ -203,7 +253,8 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    result = send_through_mixnet(directory, argv[5], mimetext, mimetext_len, argv[6]);
+    result = send_through_mixnet(directory, argv[5], mimetext, mimetext_len, (uint64_t)now,
+                                 argv[6]);
 
 out:
     mixmailer_directory_free(directory);

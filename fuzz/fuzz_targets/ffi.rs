@@ -125,7 +125,17 @@ enum Call {
     RouteFree,
     NodeNew {
         key: u8,
+        /// Arbitrary identity, periods and keys instead of the sample's.
+        raw: Option<(Vec<u8>, Vec<u64>, Vec<u8>)>,
+        null_out: bool,
+    },
+    NodeAddKey {
+        key: u8,
+        period: u8,
         raw: Option<Vec<u8>>,
+    },
+    NodeRotate {
+        now: Time,
         null_out: bool,
     },
     NodeProcess {
@@ -140,7 +150,12 @@ enum Call {
     NodeFree,
     MixWrap {
         message: Buffer,
+        now: Time,
         null_out: bool,
+    },
+    AddDate {
+        message: Buffer,
+        now: Time,
     },
     Onions {
         index: usize,
@@ -334,14 +349,30 @@ unsafe fn run(call: &Call, s: &mut Slots, keys: &[u8], message: &[u8]) {
             s.route = null_mut();
         },
         Call::NodeNew { key, raw, null_out } => {
-            let secret: Vec<u8> = match raw {
+            let index = usize::from(*key) % net.node_keys.len();
+            let (identity, periods, secrets): (Vec<u8>, Vec<u64>, Vec<u8>) = match raw {
                 Some(raw) => raw.clone(),
-                None => net.node_keys[usize::from(*key) % net.node_keys.len()]
-                    .to_bytes()
-                    .to_vec(),
+                None => (
+                    net.node_identities[index].public_key().to_vec(),
+                    net.node_keys[index].iter().map(|(p, _)| *p).collect(),
+                    net.node_keys[index]
+                        .iter()
+                        .flat_map(|(_, k)| *k.to_bytes())
+                        .collect(),
+                ),
             };
+            // The count is that of the periods: never more than the array holds.
             if let Some(node) = with_out(null_mut(), *null_out, |o| unsafe {
-                mixmailer_node_new(secret.as_ptr(), secret.len(), s.directory, o)
+                mixmailer_node_new(
+                    identity.as_ptr(),
+                    identity.len(),
+                    periods.as_ptr(),
+                    secrets.as_ptr(),
+                    secrets.len(),
+                    periods.len(),
+                    s.directory,
+                    o,
+                )
             }) {
                 check(unsafe { mixmailer_node_free(s.node) });
                 s.node = node;
@@ -365,6 +396,27 @@ unsafe fn run(call: &Call, s: &mut Slots, keys: &[u8], message: &[u8]) {
                 s.outcome = outcome;
             }
         }
+        Call::NodeAddKey { key, period, raw } => {
+            let keys = &net.node_keys[usize::from(*key) % net.node_keys.len()];
+            let (period, secret) = match raw {
+                Some(raw) => (u64::from(*period), raw.clone()),
+                None => {
+                    let (p, k) = &keys[usize::from(*period) % keys.len()];
+                    (*p, k.to_bytes().to_vec())
+                }
+            };
+            check(unsafe { mixmailer_node_add_key(s.node, period, secret.as_ptr(), secret.len()) });
+        }
+        Call::NodeRotate { now, null_out } => {
+            let mut tags = u64::MAX;
+            if with_out(usize::MAX, *null_out, |o| unsafe {
+                mixmailer_node_rotate(s.node, now.unix(), o, &mut tags)
+            })
+            .is_none()
+            {
+                assert_eq!(tags, u64::MAX, "out-parameter written on failure");
+            }
+        }
         Call::NodeExpire { now } => {
             with_out(usize::MAX, false, |o| unsafe {
                 mixmailer_node_expire(s.node, now.unix(), o)
@@ -385,14 +437,33 @@ unsafe fn run(call: &Call, s: &mut Slots, keys: &[u8], message: &[u8]) {
         },
         Call::MixWrap {
             message: m,
+            now,
             null_out,
         } => {
             let (bytes, len) = m.resolve(message);
             if let Some(onions) = with_out(null_mut(), *null_out, |o| unsafe {
-                mixmailer_mix_wrap(ptr_of(&bytes), len, s.route, o)
+                mixmailer_mix_wrap_at(ptr_of(&bytes), len, s.route, now.unix(), o)
             }) {
                 check(unsafe { mixmailer_onion_list_free(s.onions) });
                 s.onions = onions;
+            }
+        }
+        Call::AddDate { message: m, now } => {
+            let (bytes, len) = m.resolve(message);
+            if let Some(dated) = with_out(null_mut(), false, |o| unsafe {
+                mixmailer_add_date(ptr_of(&bytes), len, now.unix(), o)
+            }) {
+                let mut data: *const u8 = null();
+                let mut dated_len = 0usize;
+                assert!(check(unsafe {
+                    mixmailer_bytes_data(dated, &mut data, &mut dated_len)
+                }));
+                let text = unsafe { std::slice::from_raw_parts(data, dated_len) };
+                // The Date field, then the message exactly as given.
+                let given = bytes.as_deref().map_or(&[][..], |b| &b[..len]);
+                assert!(text.starts_with(b"Date: "));
+                assert!(dated_len > len && text.ends_with(given));
+                check(unsafe { mixmailer_bytes_free(dated) });
             }
         }
         Call::Onions { index, from } => unsafe {
@@ -403,6 +474,18 @@ unsafe fn run(call: &Call, s: &mut Slots, keys: &[u8], message: &[u8]) {
             let hop = with_out(null(), false, |o| {
                 mixmailer_onion_list_first_hop(s.onions, index, o)
             });
+            let id = with_out(null(), false, |o| {
+                mixmailer_onion_list_message_id(s.onions, o)
+            });
+            let period = with_out(u64::MAX, false, |o| {
+                mixmailer_onion_list_period(s.onions, o)
+            });
+            assert_eq!(id.is_some(), count.is_some());
+            assert_eq!(period.is_some(), count.is_some());
+            if let Some(id) = id {
+                let id = CStr::from_ptr(id).to_bytes();
+                assert!(id.starts_with(b"<") && id.ends_with(b">"));
+            }
             assert_eq!(hop.is_some(), count.is_some_and(|c| index < c));
             let mut packet: *const u8 = null();
             let mut len = usize::MAX;
@@ -488,6 +571,14 @@ unsafe fn outcome_accessors(s: &mut Slots, index: usize, from: &Text) {
         });
         assert_eq!(address.is_some(), is(mixmailer_outcome_kind::Forward));
         assert_eq!(delay.is_some(), is(mixmailer_outcome_kind::Forward));
+        let any_delay = with_out(u64::MAX, false, |d| mixmailer_outcome_delay_ms(o, d));
+        assert_eq!(
+            any_delay.is_some(),
+            is(mixmailer_outcome_kind::Forward) || is(mixmailer_outcome_kind::Deliver)
+        );
+        if delay.is_some() {
+            assert_eq!(any_delay, delay);
+        }
         let from = from.resolve();
         if let Some(email) = with_out(null_mut(), false, |e| {
             mixmailer_outcome_forward_carrier(o, cstr_ptr(&from), e)

@@ -3,11 +3,18 @@
 use super::args::{arg_array, arg_bytes, arg_ref, arg_time, free_handle, into_handle, out};
 use super::status::mixmailer_status;
 use crate::directory::Directory;
+use crate::sphinx::TableCache;
+use std::sync::Arc;
 
-/// A verified directory (opaque). Immutable: it may be shared between
-/// threads and used by several calls at once.
+/// A verified directory (opaque). It may be shared between threads and
+/// used by several calls at once.
 pub struct mixmailer_directory {
     pub(crate) inner: Directory,
+    /// The sender's per-node precomputation (issue 12): every route made
+    /// from this directory shares it, so a long-running client that keeps
+    /// its directory handle wraps faster for the nodes it uses often. It
+    /// holds only public-key tables, and locks internally.
+    pub(crate) tables: Arc<TableCache>,
 }
 
 /// Parses the directory document `text` (`text_len` bytes, as fetched; no
@@ -18,7 +25,11 @@ pub struct mixmailer_directory {
 /// keys is `MIXMAILER_STATUS_INVALID_ARGUMENT`). `trusted_keys` is a flat array of
 /// `trusted_count` Ed25519 public keys of 32 bytes each
 /// (`32 * trusted_count` bytes). On failure the detail
-/// (`mixmailer_last_error_message`) names the line of the document.
+/// (`mixmailer_last_error_message`) names the line of the document; a
+/// version 1 directory is `MIXMAILER_STATUS_DIRECTORY_UNSUPPORTED_VERSION`.
+///
+/// Keep the handle for as long as the directory is valid: routes made from
+/// it share a cache of per-node precomputation that makes wrapping faster.
 ///
 /// Ownership: `text` and `trusted_keys` are only read during the call. On
 /// success `*directory` receives a new handle the caller owns and frees
@@ -49,13 +60,16 @@ pub unsafe extern "C" fn mixmailer_directory_parse(
         let directory = unsafe { out(directory, "directory") }?;
         let now = arg_time(now_unix, "now_unix")?;
         let inner = Directory::parse(text, trusted, threshold, now)?;
-        directory.set(into_handle(mixmailer_directory { inner }));
+        directory.set(into_handle(mixmailer_directory {
+            inner,
+            tables: Arc::new(TableCache::default()),
+        }));
         Ok(())
     })
 }
 
 /// Frees `directory`; NULL is fine. Routes and nodes made from it hold
-/// their own copies and stay usable.
+/// their own copies (routes share its precomputation cache) and stay usable.
 ///
 /// Ownership: takes `directory` back from the caller.
 ///

@@ -70,23 +70,37 @@ impl From<RouteError> for Failure {
     }
 }
 
+impl From<MessageError> for Failure {
+    fn from(error: MessageError) -> Self {
+        Error::from(error).into()
+    }
+}
+
+impl From<NodeError> for Failure {
+    fn from(error: NodeError) -> Self {
+        Error::from(error).into()
+    }
+}
+
 // FAMILY_CODES: the error enums are `#[non_exhaustive]` and grow; a cause
 // without a code of its own gets its family's X000 code, so C callers still
 // learn the family, and the detail string names the cause.
 
 #[allow(unreachable_patterns)] // see FAMILY_CODES
 fn directory_status(error: &DirectoryError) -> S {
-    use crate::directory::DirectoryErrorKind as D; // v2-compile-fix
+    use crate::directory::DirectoryErrorKind as D;
     match error.kind() {
         // The caller's arguments, not the document.
         D::ZeroThreshold | D::ThresholdAboveTrusted { .. } | D::InvalidTrustedKey { .. } => {
             S::InvalidArgument
         }
-        D::NotEnoughSignatures { .. } | D::InvalidSignature => S::DirectorySignature, // v2-compile-fix
+        D::NotEnoughSignatures { .. } | D::InvalidSignature => S::DirectorySignature,
         D::NotYetValid { .. } | D::Expired { .. } => S::DirectoryNotValidNow,
         D::TooLarge { .. } | D::TooManyNodes { .. } => S::DirectoryTooLarge,
+        // A version 1 document: the caller fetched from an old source.
+        D::UnsupportedVersion { .. } => S::DirectoryUnsupportedVersion,
         // Every other rule of the format names its line.
-        _ if error.line().is_some() => S::DirectoryMalformed, // v2-compile-fix
+        _ if error.line().is_some() => S::DirectoryMalformed,
         _ => S::DirectoryError,
     }
 }
@@ -97,6 +111,7 @@ fn route_status(error: &RouteError) -> S {
         RouteError::UnknownNickname { .. } => S::RouteUnknownNickname,
         RouteError::WrongLength { .. } => S::RouteWrongLength,
         RouteError::WrongLayer { .. } => S::RouteWrongLayer,
+        RouteError::NoKeyForPeriod { .. } => S::RouteNoKeyForPeriod,
         _ => S::RouteError,
     }
 }
@@ -118,7 +133,18 @@ fn message_status(error: &MessageError) -> S {
         M::TooManyRecipients { .. } | M::InvalidRecipient { .. } | M::DuplicateRecipient { .. } => {
             S::MessageBadRecipient
         }
+        M::UndeliverableRecipient { .. } => S::MessageUndeliverableRecipient,
+        M::InvalidMailbox { .. } => S::MessageInvalidMailbox,
+        M::HeaderTooLarge { .. } => S::MessageHeaderTooLarge,
+        M::TooManyHeaderFields { .. } => S::MessageTooManyHeaderFields,
+        M::UnscrubbablePart { .. } => S::MessageUnscrubbablePart,
+        M::Randomness(_) => S::Randomness,
         M::MessageTooLarge { .. } | M::TooManyFragments { .. } => S::MessageTooLarge,
+        M::DeliveryTooCostly { .. } => S::MessageDeliveryTooCostly,
+        M::InflationRatioTooHigh { .. } => S::MessageInflationRatioTooHigh,
+        M::TruncatedBody => S::MessageTruncatedBody,
+        M::TrailingBytes { .. } => S::MessageTrailingBytes,
+        M::Deflate(_) => S::MessageDeflate,
         M::NotDeflate(_)
         | M::InflatedTooLarge { .. }
         | M::BadRcptLine { .. }
@@ -134,6 +160,7 @@ fn message_status(error: &MessageError) -> S {
         | M::NoFragments
         | M::InconsistentFragments { .. }
         | M::NotEnoughFragments { .. } => S::MessageBadFragment,
+        // PayloadTooSmall, ErasureCode: a network or codec fault, not the message's.
         _ => S::MessageError,
     }
 }
@@ -145,6 +172,8 @@ fn carrier_status(error: &CarrierError) -> S {
         CarrierError::Unterminated { .. } => S::CarrierUnterminated,
         CarrierError::BadBase64 { .. } => S::CarrierBadBase64,
         CarrierError::WrongLength { .. } => S::CarrierWrongLength,
+        CarrierError::MissingPeriod { .. } => S::CarrierMissingPeriod,
+        CarrierError::BadPeriod { .. } => S::CarrierBadPeriod,
         _ => S::CarrierError,
     }
 }
@@ -155,11 +184,9 @@ fn packet_status(error: &PacketError) -> S {
         PacketError::WrongLength { .. } => S::PacketWrongLength,
         PacketError::HeaderMac => S::PacketHeaderMac,
         PacketError::PayloadIntegrity => S::PacketPayloadIntegrity,
-        // v2-compile-fix: BadRoute(String) became typed variants
         PacketError::HopCount { .. } | PacketError::DelayCount { .. } => S::PacketBadRoute,
         PacketError::PlaintextTooLong { .. } => S::PacketPlaintextTooLong,
         PacketError::UnsupportedDestination => S::PacketUnsupportedDestination,
-        PacketError::Sphinx(_) => S::PacketError,
         _ => S::PacketError,
     }
 }
@@ -171,6 +198,8 @@ fn node_status(error: &NodeError) -> S {
         NodeError::UnknownNextHop => S::NodeUnknownNextHop,
         NodeError::WrongNextLayer { .. } => S::NodeWrongNextLayer,
         NodeError::Store(_) => S::NodeStorage,
+        NodeError::KeyMismatch { .. } => S::NodeKeyMismatch,
+        NodeError::MissingPeriodKey { .. } => S::NodeMissingPeriodKey,
         _ => S::NodeError,
     }
 }
@@ -190,5 +219,66 @@ mod tests {
         assert_eq!(failure.status, S::PacketHeaderMac);
         let failure = Failure::from(Error::Randomness(rand::rngs::SysError::UNEXPECTED));
         assert_eq!(failure.status, S::Randomness);
+    }
+
+    #[test]
+    fn v2_causes_have_codes_of_their_own() {
+        let cases: Vec<(Error, S)> = vec![
+            (
+                CarrierError::MissingPeriod {
+                    line: 11,
+                    found: "AAAA".into(),
+                }
+                .into(),
+                S::CarrierMissingPeriod,
+            ),
+            (
+                CarrierError::BadPeriod {
+                    line: 11,
+                    found: "07".into(),
+                }
+                .into(),
+                S::CarrierBadPeriod,
+            ),
+            (
+                RouteError::NoKeyForPeriod {
+                    nickname: "n1".into(),
+                    period: 3,
+                }
+                .into(),
+                S::RouteNoKeyForPeriod,
+            ),
+            (
+                NodeError::KeyMismatch { period: 3 }.into(),
+                S::NodeKeyMismatch,
+            ),
+            (
+                NodeError::MissingPeriodKey { period: 3 }.into(),
+                S::NodeMissingPeriodKey,
+            ),
+            (
+                MessageError::HeaderTooLarge { max: 1 }.into(),
+                S::MessageHeaderTooLarge,
+            ),
+            (
+                MessageError::TooManyHeaderFields { max: 1 }.into(),
+                S::MessageTooManyHeaderFields,
+            ),
+            (MessageError::TruncatedBody.into(), S::MessageTruncatedBody),
+            (
+                MessageError::TrailingBytes { count: 1 }.into(),
+                S::MessageTrailingBytes,
+            ),
+            (
+                MessageError::Randomness(rand::rngs::SysError::UNEXPECTED).into(),
+                S::Randomness,
+            ),
+        ];
+        for (error, status) in cases {
+            let detail = error.to_string();
+            let failure = Failure::from(error);
+            assert_eq!(failure.status, status, "{detail}");
+            assert_eq!(failure.detail, detail);
+        }
     }
 }

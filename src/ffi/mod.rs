@@ -43,16 +43,17 @@ pub use directory::{
 };
 pub use last_error::{mixmailer_last_error_message, DETAIL_MAX};
 pub use node::{
-    mixmailer_node, mixmailer_node_address, mixmailer_node_expire, mixmailer_node_free,
-    mixmailer_node_new, mixmailer_node_process,
+    mixmailer_node, mixmailer_node_add_key, mixmailer_node_address, mixmailer_node_expire,
+    mixmailer_node_free, mixmailer_node_new, mixmailer_node_process, mixmailer_node_rotate,
 };
 pub use outcome::{
-    mixmailer_drop_reason, mixmailer_outcome, mixmailer_outcome_deliver_message,
-    mixmailer_outcome_deliver_recipient, mixmailer_outcome_deliver_recipient_count,
-    mixmailer_outcome_drop_reason, mixmailer_outcome_forward_address,
-    mixmailer_outcome_forward_carrier, mixmailer_outcome_forward_delay_ms,
-    mixmailer_outcome_forward_packet, mixmailer_outcome_fragments, mixmailer_outcome_free,
-    mixmailer_outcome_get_kind, mixmailer_outcome_kind,
+    mixmailer_drop_reason, mixmailer_outcome, mixmailer_outcome_delay_ms,
+    mixmailer_outcome_deliver_message, mixmailer_outcome_deliver_recipient,
+    mixmailer_outcome_deliver_recipient_count, mixmailer_outcome_drop_reason,
+    mixmailer_outcome_forward_address, mixmailer_outcome_forward_carrier,
+    mixmailer_outcome_forward_delay_ms, mixmailer_outcome_forward_packet,
+    mixmailer_outcome_fragments, mixmailer_outcome_free, mixmailer_outcome_get_kind,
+    mixmailer_outcome_kind,
 };
 pub use route::{
     mixmailer_route, mixmailer_route_free, mixmailer_route_from_nicknames,
@@ -61,7 +62,8 @@ pub use route::{
 pub use status::{mixmailer_status, mixmailer_status_str};
 pub use version::{mixmailer_version, VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH};
 pub use wrap::{
-    mixmailer_mix_wrap, mixmailer_onion_list, mixmailer_onion_list_carrier_email,
-    mixmailer_onion_list_count, mixmailer_onion_list_first_hop, mixmailer_onion_list_free,
-    mixmailer_onion_list_packet,
+    mixmailer_add_date, mixmailer_mix_wrap, mixmailer_mix_wrap_at, mixmailer_onion_list,
+    mixmailer_onion_list_carrier_email, mixmailer_onion_list_count, mixmailer_onion_list_first_hop,
+    mixmailer_onion_list_free, mixmailer_onion_list_message_id, mixmailer_onion_list_packet,
+    mixmailer_onion_list_period,
 };

@@ -13,7 +13,7 @@ use crate::node::{MixNode, NodeKeys};
 use std::ffi::{c_char, CString};
 use zeroize::Zeroizing;
 
-/// A mix node with its secret key, a copy of the directory and an
+/// A mix node with its per-period secret keys, a copy of the directory and an
 /// in-memory store of replay tags and fragments (opaque). Not thread-safe:
 /// use one node from one thread at a time.
 pub struct mixmailer_node {
@@ -75,14 +75,97 @@ pub unsafe extern "C" fn mixmailer_node_new(
         let directory = unsafe { arg_ref(directory, "directory") }?;
         let node = unsafe { out(node, "node") }?;
         let mut keys = NodeKeys::new(identity);
-        for (period, chunk) in periods.iter().zip(key_bytes.chunks_exact(32)) {
-            let mut key = Zeroizing::new([0u8; 32]);
-            key.copy_from_slice(chunk);
-            keys.insert(*period, NodeSecretKey::from_bytes(*key));
+        for (i, (period, chunk)) in periods.iter().zip(key_bytes.chunks_exact(32)).enumerate() {
+            // A repeated period would silently replace the earlier key.
+            if periods
+                .get(..i)
+                .is_some_and(|earlier| earlier.contains(period))
+            {
+                return Err(Failure::invalid(
+                    "periods",
+                    format!("period {period} is given twice (index {i})"),
+                ));
+            }
+            keys.insert(*period, secret_key(chunk)?);
         }
         let inner = MixNode::new(keys, directory.inner.clone())?;
         let address = c_string(inner.entry().address(), "the node's address")?;
         node.set(into_handle(mixmailer_node { inner, address }));
+        Ok(())
+    })
+}
+
+/// A secret key from 32 bytes C gave; the copy is wiped with the node.
+fn secret_key(bytes: &[u8]) -> Result<NodeSecretKey, Failure> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    if bytes.len() != key.len() {
+        return Err(Failure::invalid(
+            "key_len",
+            format!("an X25519 secret key has 32 bytes, not {}", bytes.len()),
+        ));
+    }
+    key.copy_from_slice(bytes);
+    Ok(NodeSecretKey::from_bytes(*key))
+}
+
+/// Adds the X25519 secret key of key period `period` (`key_len` must be
+/// 32), made ahead of time, as the node's key directory gets it; replaces
+/// a key the node already holds for that period. Refused with
+/// `MIXMAILER_STATUS_NODE_KEY_MISMATCH` if the node's directory lists
+/// another public key for this node in that period.
+///
+/// Ownership: `key` is copied (the copy is wiped when the node is freed or
+/// the key rotated out); `node` is borrowed mutably for the call.
+///
+/// # Safety
+/// `node` is NULL or live and not used by another thread during the call;
+/// `key` points to `key_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mixmailer_node_add_key(
+    node: *mut mixmailer_node,
+    period: u64,
+    key: *const u8,
+    key_len: usize,
+) -> mixmailer_status {
+    ffi_boundary!({
+        let node = unsafe { arg_mut(node, "node") }?;
+        if key.is_null() {
+            return Err(Failure::null("key"));
+        }
+        let key = secret_key(unsafe { arg_bytes(key, key_len, "key") }?)?;
+        node.inner.insert_key(period, key)?;
+        Ok(())
+    })
+}
+
+/// Forward secrecy (SPEC 2): as of `now_unix`, deletes the secret keys and
+/// replay tags of every key period before the previous one. `*keys_deleted`
+/// receives how many keys were deleted and `*tags_deleted` how many replay
+/// tags. Processing a packet does this by itself when a new period begins;
+/// call it on a timer too (e.g. hourly), so an idle node deletes its keys
+/// on time. Delete the key files of those periods as well.
+///
+/// Ownership: `node` is borrowed mutably for the call; `keys_deleted` and
+/// `tags_deleted` are the caller's.
+///
+/// # Safety
+/// `node` is NULL or live and not used by another thread during the call;
+/// `keys_deleted` and `tags_deleted` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mixmailer_node_rotate(
+    node: *mut mixmailer_node,
+    now_unix: u64,
+    keys_deleted: *mut usize,
+    tags_deleted: *mut u64,
+) -> mixmailer_status {
+    ffi_boundary!({
+        let node = unsafe { arg_mut(node, "node") }?;
+        let keys_deleted = unsafe { out(keys_deleted, "keys_deleted") }?;
+        let tags_deleted = unsafe { out(tags_deleted, "tags_deleted") }?;
+        let now = arg_time(now_unix, "now_unix")?;
+        let rotation = node.inner.rotate(now)?;
+        keys_deleted.set(rotation.keys_deleted.len());
+        tags_deleted.set(rotation.tags_deleted);
         Ok(())
     })
 }
@@ -109,10 +192,13 @@ pub unsafe extern "C" fn mixmailer_node_address(
 }
 
 /// Processes one carrier email (`carrier_len` bytes, as received from the
-/// MTA) that arrived at `now_unix` (seconds since 1970, UTC): verifies
-/// and unwraps the packet, drops replays, and at the exit collects
-/// fragments. On failure (a tampered or foreign packet, a broken carrier)
-/// nothing is stored; the detail says why.
+/// MTA) that arrived at `now_unix` (seconds since 1970, UTC): checks its
+/// key period (a period not accepted now is dropped), verifies and unwraps
+/// the packet, drops replays, and at the exit collects fragments. On
+/// failure (a tampered or foreign packet, a broken carrier) nothing is
+/// stored; the detail says why. `MIXMAILER_STATUS_NODE_MISSING_PERIOD_KEY`
+/// and `MIXMAILER_STATUS_NODE_UNKNOWN_NEXT_HOP` may succeed later (after
+/// `mixmailer_node_add_key` or a newer directory): have the MTA retry.
 ///
 /// Ownership: `carrier` is only read during the call; `node` is borrowed
 /// mutably for the call. On success `*outcome` receives a new handle the
@@ -165,7 +251,7 @@ pub unsafe extern "C" fn mixmailer_node_expire(
     })
 }
 
-/// Frees `node` and wipes its secret key; NULL is fine.
+/// Frees `node` and wipes its secret keys; NULL is fine.
 ///
 /// Ownership: takes `node` back from the caller; its address string is
 /// invalid afterwards.

@@ -55,6 +55,7 @@ enum Kind {
     Deliver {
         recipients: Vec<CString>,
         message: Vec<u8>,
+        delay: Duration,
     },
     FragmentHeld {
         have: usize,
@@ -80,13 +81,14 @@ impl mixmailer_outcome {
             Outcome::Deliver {
                 recipients,
                 message,
-                delay: _,
+                delay,
             } => Kind::Deliver {
                 recipients: recipients
                     .iter()
                     .map(|r| c_string(r, "a recipient address"))
                     .collect::<Result<_, _>>()?,
                 message,
+                delay,
             },
             Outcome::FragmentHeld { have, need, .. } => Kind::FragmentHeld { have, need },
             Outcome::Dropped(reason) => Kind::Dropped(reason),
@@ -129,8 +131,17 @@ impl mixmailer_outcome {
             Kind::Deliver {
                 recipients,
                 message,
+                ..
             } => Ok((recipients, message)),
             _ => Err(self.wrong_kind("Deliver")),
+        }
+    }
+
+    /// The hold time of a Forward or Deliver outcome.
+    fn delay(&self) -> Result<Duration, Failure> {
+        match &self.kind {
+            Kind::Forward { delay, .. } | Kind::Deliver { delay, .. } => Ok(*delay),
+            _ => Err(self.wrong_kind("Forward or Deliver")),
         }
     }
 }
@@ -194,6 +205,30 @@ pub unsafe extern "C" fn mixmailer_outcome_forward_delay_ms(
         let delay_ms = unsafe { out(delay_ms, "delay_ms") }?;
         let (_, _, delay) = outcome.forward()?;
         delay_ms.set(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        Ok(())
+    })
+}
+
+/// Forward or Deliver: how long to hold the packet or message before
+/// mailing it, in milliseconds, into `*delay_ms` (saturates at
+/// `UINT64_MAX`). For Forward it is the delay the sender chose (as
+/// `mixmailer_outcome_forward_delay_ms`); for Deliver it is the exit's own
+/// delay, drawn by the exit, after which it adds the Date
+/// (`mixmailer_add_date`) and hands the message to SMTP.
+///
+/// Ownership: borrows `outcome` for the call; `delay_ms` is the caller's.
+///
+/// # Safety
+/// `outcome` is NULL or live; `delay_ms` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mixmailer_outcome_delay_ms(
+    outcome: *const mixmailer_outcome,
+    delay_ms: *mut u64,
+) -> mixmailer_status {
+    ffi_boundary!({
+        let outcome = unsafe { arg_ref(outcome, "outcome") }?;
+        let delay_ms = unsafe { out(delay_ms, "delay_ms") }?;
+        delay_ms.set(u64::try_from(outcome.delay()?.as_millis()).unwrap_or(u64::MAX));
         Ok(())
     })
 }
@@ -299,8 +334,11 @@ pub unsafe extern "C" fn mixmailer_outcome_deliver_recipient(
     })
 }
 
-/// Deliver: the message to deliver (sanitized, with the exit's Date field,
-/// CRLF line endings); `*message` points to `*len` bytes, not NUL-terminated.
+/// Deliver: the message to deliver (sanitized, CRLF line endings, no Date
+/// field yet); `*message` points to `*len` bytes, not NUL-terminated.
+/// Hold it for the exit's delay (`mixmailer_outcome_delay_ms`), then add the
+/// Date of that moment with `mixmailer_add_date` and hand the result to
+/// SMTP, from this node's own address, to the envelope recipients.
 ///
 /// Ownership: `*message` is borrowed from `outcome` and valid until
 /// `mixmailer_outcome_free(outcome)`; do not free it.

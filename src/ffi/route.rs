@@ -5,28 +5,36 @@ use super::directory::mixmailer_directory;
 use super::failure::Failure;
 use super::status::mixmailer_status;
 use crate::route::Route;
+use crate::sphinx::TableCache;
 use crate::Error;
 use rand::rngs::SysRng;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 /// A route through the mixnet (opaque). Immutable: it may be shared
 /// between threads.
 pub struct mixmailer_route {
     pub(crate) inner: Route,
+    /// The precomputation cache of the directory it was made from.
+    pub(crate) tables: Arc<TableCache>,
     /// NUL-terminated mailboxes of the hops, for `mixmailer_route_hop_address`.
     addresses: Vec<CString>,
 }
 
 impl mixmailer_route {
-    fn new(inner: Route) -> Result<Self, Failure> {
+    fn new(inner: Route, directory: &mixmailer_directory) -> Result<Self, Failure> {
         let addresses = inner
             .hops()
             .iter()
             .map(|hop| c_string(hop.address(), "a hop address"))
             .collect::<Result<_, _>>()?;
-        Ok(mixmailer_route { inner, addresses })
+        Ok(mixmailer_route {
+            inner,
+            tables: Arc::clone(&directory.tables),
+            addresses,
+        })
     }
 }
 
@@ -60,9 +68,9 @@ pub unsafe extern "C" fn mixmailer_route_random(
         let directory = unsafe { arg_ref(directory, "directory") }?;
         let route = unsafe { out(route, "route") }?;
         let mut rng = ChaCha20Rng::try_from_rng(&mut SysRng)
-            .map_err(|e| Failure::from(Error::Randomness(e)))?; // v2-compile-fix
+            .map_err(|e| Failure::from(Error::Randomness(e)))?;
         let inner = directory.inner.random_route(&mut rng)?;
-        route.set(into_handle(mixmailer_route::new(inner)?));
+        route.set(into_handle(mixmailer_route::new(inner, directory)?));
         Ok(())
     })
 }
@@ -95,7 +103,7 @@ pub unsafe extern "C" fn mixmailer_route_from_nicknames(
             .map(|(i, &p)| unsafe { arg_str(p, &format!("nicknames[{i}]")) })
             .collect::<Result<Vec<&str>, _>>()?;
         let inner = directory.inner.route(&names)?;
-        route.set(into_handle(mixmailer_route::new(inner)?));
+        route.set(into_handle(mixmailer_route::new(inner, directory)?));
         Ok(())
     })
 }
@@ -157,4 +165,56 @@ pub unsafe extern "C" fn mixmailer_route_free(route: *mut mixmailer_route) -> mi
         unsafe { free_handle(route) };
         Ok(())
     })
+}
+
+#[cfg(all(test, feature = "sample"))]
+mod tests {
+    use super::*;
+    use crate::ffi::{mixmailer_directory_free, mixmailer_directory_parse};
+    use crate::sample::{SampleNetwork, SampleSpec};
+    use std::ptr::null_mut;
+    use std::time::UNIX_EPOCH;
+
+    /// Issue 12: one table cache per directory handle, shared by every
+    /// route made from it and outliving the handle.
+    #[test]
+    fn routes_share_their_directory_s_table_cache() {
+        let net = SampleNetwork::generate(&SampleSpec::default()).unwrap();
+        let trusted = net.authority.public_key();
+        let now = net.now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let mut directory = null_mut();
+        let status = unsafe {
+            mixmailer_directory_parse(
+                net.directory_text.as_ptr(),
+                net.directory_text.len(),
+                trusted.as_ptr(),
+                1,
+                1,
+                now,
+                &mut directory,
+            )
+        };
+        assert_eq!(status, mixmailer_status::Ok);
+        let (mut random, mut named) = (null_mut(), null_mut());
+        let names = [c"L1N1".as_ptr(), c"L2N1".as_ptr(), c"L3N1".as_ptr()];
+        unsafe {
+            assert_eq!(
+                mixmailer_route_random(directory, &mut random),
+                mixmailer_status::Ok
+            );
+            assert_eq!(
+                mixmailer_route_from_nicknames(directory, names.as_ptr(), 3, &mut named),
+                mixmailer_status::Ok
+            );
+            let cache = &(*directory).tables;
+            assert!(Arc::ptr_eq(cache, &(*random).tables));
+            assert!(Arc::ptr_eq(cache, &(*named).tables));
+            mixmailer_directory_free(directory);
+            // The routes keep the cache alive after the directory is gone.
+            assert_eq!(Arc::strong_count(&(*random).tables), 2);
+            mixmailer_route_free(random);
+            assert_eq!(Arc::strong_count(&(*named).tables), 1);
+            mixmailer_route_free(named);
+        }
+    }
 }

@@ -46,6 +46,9 @@ pub enum mixmailer_status {
     DirectoryNotValidNow = 2003,
     /// The document is larger, or lists more nodes, than the format allows.
     DirectoryTooLarge = 2004,
+    /// The document is of a format version this library does not read (a
+    /// version 1 directory: fetch the network's version 2 directory).
+    DirectoryUnsupportedVersion = 2005,
 
     // 3xxx: routes.
     /// No route could be made for a reason without a code of its own.
@@ -56,6 +59,9 @@ pub enum mixmailer_status {
     RouteWrongLength = 3002,
     /// A named node is not in the layer its position in the route requires.
     RouteWrongLayer = 3003,
+    /// The directory lists no key of a route's node for the key period of
+    /// the sending time: the directory is too old or too new for that time.
+    RouteNoKeyForPeriod = 3004,
 
     // 4xxx: the message to send (RFC 5322, body, fragments).
     /// The message, its body or a fragment was unusable for a reason without a code of its own.
@@ -76,6 +82,29 @@ pub enum mixmailer_status {
     MessageBadBody = 4007,
     /// A received fragment is not valid or does not fit the others.
     MessageBadFragment = 4008,
+    /// A recipient the exit will not deliver to (an address literal,
+    /// localhost, a name without a dot); the whole message is refused.
+    MessageUndeliverableRecipient = 4009,
+    /// The message's header is larger than the limit.
+    MessageHeaderTooLarge = 4010,
+    /// The message's header has more fields than the limit.
+    MessageTooManyHeaderFields = 4011,
+    /// A MIME part cannot be scrubbed safely; the message is refused rather
+    /// than sent half-scrubbed.
+    MessageUnscrubbablePart = 4012,
+    /// A mailbox (such as the `from` of a carrier email) is not a plain mailbox.
+    MessageInvalidMailbox = 4013,
+    /// Delivering the message (size times recipients) would cost the exit
+    /// more than its limit.
+    MessageDeliveryTooCostly = 4014,
+    /// A received body inflates by more than the allowed ratio (a compression bomb).
+    MessageInflationRatioTooHigh = 4015,
+    /// A received body's DEFLATE stream is cut off.
+    MessageTruncatedBody = 4016,
+    /// Bytes follow the end of a received body's DEFLATE stream.
+    MessageTrailingBytes = 4017,
+    /// Compressing the message failed.
+    MessageDeflate = 4018,
 
     // 5xxx: carrier emails.
     /// The carrier email could not be read for a reason without a code of its own.
@@ -88,6 +117,10 @@ pub enum mixmailer_status {
     CarrierBadBase64 = 5003,
     /// The packet in the carrier email has the wrong length for this network.
     CarrierWrongLength = 5004,
+    /// The packet block does not start with a `Period:` line (not a version 2 carrier).
+    CarrierMissingPeriod = 5005,
+    /// The `Period:` value is not a canonical decimal number.
+    CarrierBadPeriod = 5006,
 
     // 6xxx: Sphinx packets.
     /// A packet could not be built or processed for a reason without a code of its own.
@@ -114,10 +147,18 @@ pub enum mixmailer_status {
     NodeUnknownNextHop = 7002,
     /// The packet's next hop is not in the next layer.
     NodeWrongNextLayer = 7003,
-    /// A fragment disagrees with earlier fragments of its message.
+    /// No longer returned: such a fragment is now dropped
+    /// (`MIXMAILER_DROP_REASON_INCONSISTENT_FRAGMENT`). The value stays
+    /// reserved so that it never changes meaning.
     NodeInconsistentFragment = 7004,
     /// The node's store failed.
     NodeStorage = 7005,
+    /// A secret key given to the node is not the key the directory lists
+    /// for the node in that period.
+    NodeKeyMismatch = 7006,
+    /// A packet of an accepted key period arrived but the node has no
+    /// secret key for that period; restore the key (the carrier may be retried).
+    NodeMissingPeriodKey = 7007,
 }
 
 impl mixmailer_status {
@@ -135,10 +176,12 @@ impl mixmailer_status {
         Self::DirectorySignature,
         Self::DirectoryNotValidNow,
         Self::DirectoryTooLarge,
+        Self::DirectoryUnsupportedVersion,
         Self::RouteError,
         Self::RouteUnknownNickname,
         Self::RouteWrongLength,
         Self::RouteWrongLayer,
+        Self::RouteNoKeyForPeriod,
         Self::MessageError,
         Self::MessageEmpty,
         Self::MessageMalformed,
@@ -148,11 +191,23 @@ impl mixmailer_status {
         Self::MessageTooLarge,
         Self::MessageBadBody,
         Self::MessageBadFragment,
+        Self::MessageUndeliverableRecipient,
+        Self::MessageHeaderTooLarge,
+        Self::MessageTooManyHeaderFields,
+        Self::MessageUnscrubbablePart,
+        Self::MessageInvalidMailbox,
+        Self::MessageDeliveryTooCostly,
+        Self::MessageInflationRatioTooHigh,
+        Self::MessageTruncatedBody,
+        Self::MessageTrailingBytes,
+        Self::MessageDeflate,
         Self::CarrierError,
         Self::CarrierNoPacket,
         Self::CarrierUnterminated,
         Self::CarrierBadBase64,
         Self::CarrierWrongLength,
+        Self::CarrierMissingPeriod,
+        Self::CarrierBadPeriod,
         Self::PacketError,
         Self::PacketWrongLength,
         Self::PacketHeaderMac,
@@ -166,6 +221,8 @@ impl mixmailer_status {
         Self::NodeWrongNextLayer,
         Self::NodeInconsistentFragment,
         Self::NodeStorage,
+        Self::NodeKeyMismatch,
+        Self::NodeMissingPeriodKey,
     ];
 
     /// The status with this code, if there is one.
@@ -190,10 +247,16 @@ impl mixmailer_status {
             S::DirectorySignature => c"the directory is not signed by enough trusted authorities",
             S::DirectoryNotValidNow => c"the directory is not valid at this time",
             S::DirectoryTooLarge => c"the directory is too large",
+            S::DirectoryUnsupportedVersion => {
+                c"the directory is of a format version this library does not read"
+            }
             S::RouteError => c"no route could be made",
             S::RouteUnknownNickname => c"a nickname is not in the directory",
             S::RouteWrongLength => c"a route needs one node per layer",
             S::RouteWrongLayer => c"a node of the route is in the wrong layer",
+            S::RouteNoKeyForPeriod => {
+                c"the directory lists no key for the key period of the sending time"
+            }
             S::MessageError => c"the message is not usable",
             S::MessageEmpty => c"the message is empty",
             S::MessageMalformed => c"the message header is not RFC 5322",
@@ -203,11 +266,23 @@ impl mixmailer_status {
             S::MessageTooLarge => c"the message is too large for this network",
             S::MessageBadBody => c"a received message body is invalid",
             S::MessageBadFragment => c"a received fragment is invalid",
+            S::MessageUndeliverableRecipient => c"the exit will not deliver to a recipient",
+            S::MessageHeaderTooLarge => c"the message header is too large",
+            S::MessageTooManyHeaderFields => c"the message header has too many fields",
+            S::MessageUnscrubbablePart => c"a MIME part of the message cannot be scrubbed",
+            S::MessageInvalidMailbox => c"a mailbox is not a plain mailbox",
+            S::MessageDeliveryTooCostly => c"delivering the message would cost the exit too much",
+            S::MessageInflationRatioTooHigh => c"a received body inflates too much",
+            S::MessageTruncatedBody => c"a received body is cut off",
+            S::MessageTrailingBytes => c"bytes follow the end of a received body",
+            S::MessageDeflate => c"compressing the message failed",
             S::CarrierError => c"the carrier email could not be read",
             S::CarrierNoPacket => c"the carrier email has no packet block",
             S::CarrierUnterminated => c"the carrier email's packet block has no END line",
             S::CarrierBadBase64 => c"the carrier email's packet block is not base64",
             S::CarrierWrongLength => c"the carrier email's packet has the wrong length",
+            S::CarrierMissingPeriod => c"the carrier email's packet block has no Period line",
+            S::CarrierBadPeriod => c"the carrier email's Period line is not a decimal number",
             S::PacketError => c"the packet could not be built or processed",
             S::PacketWrongLength => c"the packet has the wrong length",
             S::PacketHeaderMac => c"the packet header failed its integrity check",
@@ -223,6 +298,8 @@ impl mixmailer_status {
             S::NodeWrongNextLayer => c"the packet's next hop is not in the next layer",
             S::NodeInconsistentFragment => c"a fragment disagrees with earlier fragments",
             S::NodeStorage => c"the node's store failed",
+            S::NodeKeyMismatch => c"a node key is not the one the directory lists",
+            S::NodeMissingPeriodKey => c"the node has no secret key for the packet's key period",
         }
     }
 }

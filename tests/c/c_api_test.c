@@ -5,12 +5,17 @@
  * usage: c_api_test DIRECTORY AUTHORITY_KEY NODE_KEYS NOW MESSAGE OUTDIR NICKNAME...
  *   DIRECTORY      a signed directory document
  *   AUTHORITY_KEY  the 32-byte public key of the authority that signed it
- *   NODE_KEYS      the 32-byte secret keys of every node, concatenated
+ *   NODE_KEYS      the keys of every node in directory order: its 32-byte
+ *                  identity, the number N of its period keys (uint64, little
+ *                  endian), N periods (uint64, little endian), N 32-byte
+ *                  X25519 secret keys
  *   NOW            a time (seconds since 1970) inside the directory's validity
+ *                  and key periods
  *   MESSAGE        an RFC 5322 message to send
  *   OUTDIR         receives carrier-NNN.eml (the wrapped message, for Rust
- *                  nodes), delivered.eml and recipients.txt (what the C
- *                  nodes delivered)
+ *                  nodes), message-id.txt (the Message-ID it will carry),
+ *                  delivered.eml and recipients.txt (what the C nodes
+ *                  delivered) and dated.eml (delivered.eml with its Date)
  *   NICKNAME...    one node per layer, for a route by nicknames
  *
  * Every check prints a line on failure; the exit status is the number of
@@ -21,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define DAY 86400u
 
 /* A string literal as a byte buffer: pointer and length without the NUL. */
 #define BYTES(literal) (const uint8_t *)(literal), sizeof(literal) - 1
@@ -176,6 +184,7 @@ static void null_arguments_are_refused(const unsigned char *text, size_t text_le
     uint64_t delay = 77;
     mixmailer_outcome_kind kind = 77;
     mixmailer_drop_reason reason = 77;
+    uint64_t period = 77, tags = 77;
     uint8_t key[32] = {0};
     const char *names[1] = {NULL};
 
@@ -200,6 +209,16 @@ static void null_arguments_are_refused(const unsigned char *text, size_t text_le
 
     EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"x", 1, NULL, &onions),
                   MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_mix_wrap_at((const uint8_t *)"x", 1, NULL, now, &onions),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(NULL, 1, route, now, &onions),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_onion_list_message_id(NULL, &address),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_onion_list_period(NULL, &period), MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_add_date(NULL, 1, now, &bytes), MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_add_date((const uint8_t *)"x", 1, now, NULL),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_onion_list_count(NULL, &count), MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_onion_list_first_hop(NULL, 0, &address),
                   MIXMAILER_STATUS_NULL_PARAMETER);
@@ -211,8 +230,27 @@ static void null_arguments_are_refused(const unsigned char *text, size_t text_le
     EXPECT(onions == (mixmailer_onion_list *)&marker);
     EXPECT(bytes == (mixmailer_bytes *)&marker);
 
-    EXPECT_STATUS(mixmailer_node_new(NULL, 32, NULL, &node), MIXMAILER_STATUS_NULL_PARAMETER);
-    EXPECT_STATUS(mixmailer_node_new(key, 32, NULL, &node), MIXMAILER_STATUS_NULL_PARAMETER);
+    /* The marker handles are no handles: only pass them where the NULL
+       argument is checked first. */
+    EXPECT_STATUS(mixmailer_node_new(NULL, 32, &period, key, 32, 1, NULL, &node),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT(strstr(last_detail(), "`identity`") != NULL);
+    EXPECT_STATUS(mixmailer_node_new(NULL, 0, NULL, NULL, 0, 0, NULL, &node),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_node_new(key, 32, NULL, key, 32, 1, NULL, &node),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT(strstr(last_detail(), "`periods`") != NULL);
+    EXPECT_STATUS(mixmailer_node_new(key, 32, &period, NULL, 32, 1, NULL, &node),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT(strstr(last_detail(), "`secret_keys`") != NULL);
+    EXPECT_STATUS(mixmailer_node_new(key, 32, &period, key, 32, 1, NULL, &node),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT(strstr(last_detail(), "`directory`") != NULL);
+    EXPECT_STATUS(mixmailer_node_new(key, 32, NULL, NULL, 0, 0, NULL, NULL),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_node_add_key(NULL, 1, key, 32), MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_node_rotate(NULL, now, &count, &tags),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_node_address(NULL, &address), MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_node_process(NULL, (const uint8_t *)"x", 1, now, &outcome),
                   MIXMAILER_STATUS_NULL_PARAMETER);
@@ -225,6 +263,7 @@ static void null_arguments_are_refused(const unsigned char *text, size_t text_le
                   MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_outcome_forward_delay_ms(NULL, &delay),
                   MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_outcome_delay_ms(NULL, &delay), MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_outcome_forward_packet(NULL, &data, &count),
                   MIXMAILER_STATUS_NULL_PARAMETER);
     EXPECT_STATUS(mixmailer_outcome_forward_carrier(NULL, "a@b", &bytes),
@@ -242,6 +281,7 @@ static void null_arguments_are_refused(const unsigned char *text, size_t text_le
     EXPECT(strcmp(address, "untouched") == 0);
     EXPECT(strcmp((const char *)data, "untouched") == 0);
     EXPECT(count == 77 && count2 == 77 && delay == 77 && kind == 77 && reason == 77);
+    EXPECT(period == 77 && tags == 77);
 }
 
 /* The directory is refused when tampered, unsigned by us, expired or misused. */
@@ -267,6 +307,19 @@ static void bad_directories_are_refused(const unsigned char *text, size_t text_l
                       MIXMAILER_STATUS_DIRECTORY_SIGNATURE);
         EXPECT(directory == NULL);
         EXPECT(strstr(last_detail(), "line ") != NULL);
+    }
+    /* A version 1 directory (what an old mirror serves): a status of its own. */
+    memcpy(tampered, text, text_len + 1);
+    {
+        char *magic = strstr((char *)tampered, "mixmailer-directory 2\n");
+        EXPECT(magic == (char *)tampered);
+        if (magic != NULL) {
+            magic[strlen("mixmailer-directory ")] = '1';
+            EXPECT_STATUS(mixmailer_directory_parse(tampered, text_len, authority, 1, 1, now,
+                                                    &directory),
+                          MIXMAILER_STATUS_DIRECTORY_UNSUPPORTED_VERSION);
+            EXPECT(strstr(last_detail(), "version") != NULL);
+        }
     }
     /* Cut in the middle: malformed. */
     EXPECT_STATUS(mixmailer_directory_parse(text, text_len / 2, authority, 1, 1, now, &directory),
@@ -306,7 +359,7 @@ static void bad_directories_are_refused(const unsigned char *text, size_t text_l
 
 /* Misuse of routes, onions and nodes with a good directory. */
 static void misuse_is_refused(const mixmailer_directory *directory,
-                              const char *const *nicknames, size_t nickname_count)
+                              const char *const *nicknames, size_t nickname_count, uint64_t now)
 {
     mixmailer_route *route = NULL;
     mixmailer_onion_list *onions = NULL;
@@ -346,24 +399,70 @@ static void misuse_is_refused(const mixmailer_directory *directory,
     EXPECT(address == NULL);
 
     /* An empty message, and one with neither From nor recipients. */
-    EXPECT_STATUS(mixmailer_mix_wrap(NULL, 0, route, &onions), MIXMAILER_STATUS_MESSAGE_EMPTY);
-    EXPECT(strlen(last_detail()) > 0);
-    EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)"", 0, route, &onions),
+    EXPECT_STATUS(mixmailer_mix_wrap_at(NULL, 0, route, now, &onions),
                   MIXMAILER_STATUS_MESSAGE_EMPTY);
-    EXPECT_STATUS(mixmailer_mix_wrap(BYTES("Subject: x\r\n\r\nhi\r\n"), route, &onions),
+    EXPECT(strlen(last_detail()) > 0);
+    EXPECT_STATUS(mixmailer_mix_wrap_at((const uint8_t *)"", 0, route, now, &onions),
+                  MIXMAILER_STATUS_MESSAGE_EMPTY);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(BYTES("Subject: x\r\n\r\nhi\r\n"), route, now, &onions),
                   MIXMAILER_STATUS_MESSAGE_BAD_FROM);
     EXPECT(strstr(last_detail(), "From") != NULL);
-    EXPECT_STATUS(mixmailer_mix_wrap(BYTES("From: a@b.example\r\n\r\nhi\r\n"), route, &onions),
-                  MIXMAILER_STATUS_MESSAGE_NO_RECIPIENT);
-    EXPECT_STATUS(mixmailer_mix_wrap(NULL, 5, route, &onions), MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(
+        mixmailer_mix_wrap_at(BYTES("From: a@b.example\r\n\r\nhi\r\n"), route, now, &onions),
+        MIXMAILER_STATUS_MESSAGE_NO_RECIPIENT);
+    /* The exit would refuse it: refused before it is sent. */
+    EXPECT_STATUS(mixmailer_mix_wrap_at(BYTES("From: a@b.example\r\nTo: root@localhost\r\n\r\n"
+                                              "hi\r\n"),
+                                        route, now, &onions),
+                  MIXMAILER_STATUS_MESSAGE_UNDELIVERABLE_RECIPIENT);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(NULL, 5, route, now, &onions),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    /* At a time the directory has no keys for (1970, the far future): nothing is built. */
+    EXPECT_STATUS(mixmailer_mix_wrap_at(BYTES("From: a@example.org\r\nTo: b@example.net\r\n\r\n"
+                                              "hi\r\n"),
+                                        route, 0, &onions),
+                  MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD);
+    EXPECT(strstr(last_detail(), "period") != NULL);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(BYTES("From: a@example.org\r\nTo: b@example.net\r\n\r\n"
+                                              "hi\r\n"),
+                                        route, now + 30 * DAY, &onions),
+                  MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(BYTES("From: a@example.org\r\nTo: b@example.net\r\n\r\n"
+                                              "hi\r\n"),
+                                        route, UINT64_MAX, &onions),
+                  MIXMAILER_STATUS_INVALID_ARGUMENT);
+    /* The system clock: the sample directory's keys are long out of date. */
+    if ((uint64_t)time(NULL) > now + 30 * DAY)
+        EXPECT_STATUS(mixmailer_mix_wrap(BYTES("From: a@example.org\r\nTo: b@example.net\r\n"
+                                               "\r\nhi\r\n"),
+                                         route, &onions),
+                      MIXMAILER_STATUS_ROUTE_NO_KEY_FOR_PERIOD);
     EXPECT(onions == NULL);
+
+    /* Dating a message: empty and impossible inputs are refused. */
+    EXPECT_STATUS(mixmailer_add_date(NULL, 0, now, &bytes), MIXMAILER_STATUS_MESSAGE_EMPTY);
+    EXPECT_STATUS(mixmailer_add_date(BYTES("To: b@example.net\r\n\r\nhi\r\n"),
+                                     253402300800u, &bytes),
+                  MIXMAILER_STATUS_INVALID_ARGUMENT);
+    EXPECT(bytes == NULL);
+    EXPECT_STATUS(mixmailer_add_date(BYTES("To: b@example.net\r\n\r\nhi\r\n"), 0, &bytes),
+                  MIXMAILER_STATUS_OK);
+    {
+        size_t len = 0;
+        unsigned char *dated = take_bytes(bytes, &len);
+        static const char expected[] =
+            "Date: Thu, 01 Jan 1970 00:00:00 +0000\r\nTo: b@example.net\r\n\r\nhi\r\n";
+        EXPECT(len == sizeof expected - 1 && memcmp(dated, expected, len) == 0);
+        free(dated);
+        bytes = NULL;
+    }
 
     /* A header injection through the carrier's From is refused. */
     {
         static const char message[] = "From: a@example.org\r\nTo: b@example.net\r\n\r\nhi\r\n";
         size_t count = 0;
-        EXPECT_STATUS(mixmailer_mix_wrap((const uint8_t *)message, sizeof message - 1, route,
-                                         &onions),
+        EXPECT_STATUS(mixmailer_mix_wrap_at((const uint8_t *)message, sizeof message - 1, route,
+                                            now, &onions),
                       MIXMAILER_STATUS_OK);
         EXPECT_STATUS(mixmailer_onion_list_count(onions, &count), MIXMAILER_STATUS_OK);
         EXPECT(count >= 1);
@@ -379,19 +478,105 @@ static void misuse_is_refused(const mixmailer_directory *directory,
     }
     mixmailer_route_free(route);
 
-    /* Keys of the wrong length, and a key the directory does not list. */
+    /* Identities and keys of the wrong length, and an identity the directory does not list. */
     memset(key, 7, sizeof key);
-    EXPECT_STATUS(mixmailer_node_new(key, 31, directory, &node), MIXMAILER_STATUS_INVALID_ARGUMENT);
-    EXPECT_STATUS(mixmailer_node_new(key, 33, directory, &node), MIXMAILER_STATUS_INVALID_ARGUMENT);
-    EXPECT_STATUS(mixmailer_node_new(key, 0, directory, &node), MIXMAILER_STATUS_INVALID_ARGUMENT);
-    EXPECT_STATUS(mixmailer_node_new(key, 32, directory, &node),
-                  MIXMAILER_STATUS_NODE_NOT_IN_DIRECTORY);
+    {
+        uint64_t periods[2] = {now / DAY, now / DAY};
+        EXPECT_STATUS(mixmailer_node_new(key, 31, NULL, NULL, 0, 0, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 33, NULL, NULL, 0, 0, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 0, NULL, NULL, 0, 0, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 32, periods, key, 31, 1, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 32, periods, key, 32, 2, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 32, periods, key, 32, SIZE_MAX, directory, &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(mixmailer_node_new(key, 32, NULL, NULL, 0, 0, directory, &node),
+                      MIXMAILER_STATUS_NODE_NOT_IN_DIRECTORY);
+    }
     EXPECT(node == NULL);
 }
 
 /* ---------------------------------------------------------------------- */
 
 #define MAX_NODES 64
+#define MAX_PERIODS 16
+
+/* One node's record of the NODE_KEYS file. */
+struct node_keys {
+    const uint8_t *identity;
+    size_t count;
+    uint64_t periods[MAX_PERIODS];
+    const uint8_t *secret_keys; /* count * 32 bytes */
+};
+
+static uint64_t le64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    int i;
+    for (i = 7; i >= 0; i--)
+        value = value << 8 | bytes[i];
+    return value;
+}
+
+/* Splits the NODE_KEYS file into records; returns how many. */
+static size_t parse_node_keys(const uint8_t *file, size_t len, struct node_keys *records,
+                              size_t max)
+{
+    size_t n = 0, at = 0, i;
+    while (at < len && n < max) {
+        struct node_keys *r = &records[n];
+        if (len - at < 40)
+            break;
+        r->identity = file + at;
+        r->count = (size_t)le64(file + at + 32);
+        at += 40;
+        if (r->count > MAX_PERIODS || len - at < r->count * 40)
+            break;
+        for (i = 0; i < r->count; i++)
+            r->periods[i] = le64(file + at + 8 * i);
+        at += 8 * r->count;
+        r->secret_keys = file + at;
+        at += 32 * r->count;
+        n++;
+    }
+    EXPECT(at == len);
+    return n;
+}
+
+/* A node from its record, without the key of period `skip` (-1: all keys). */
+static mixmailer_node *node_without(const struct node_keys *r, uint64_t skip,
+                                    const mixmailer_directory *directory)
+{
+    uint64_t periods[MAX_PERIODS];
+    uint8_t keys[MAX_PERIODS * 32];
+    size_t i, n = 0;
+    mixmailer_node *node = NULL;
+    for (i = 0; i < r->count; i++) {
+        if (r->periods[i] == skip)
+            continue;
+        periods[n] = r->periods[i];
+        memcpy(keys + 32 * n, r->secret_keys + 32 * i, 32);
+        n++;
+    }
+    EXPECT_STATUS(mixmailer_node_new(r->identity, 32, periods, keys, 32 * n, n, directory, &node),
+                  MIXMAILER_STATUS_OK);
+    memset(keys, 0, sizeof keys);
+    return node;
+}
+
+/* The secret key of `period` in a record, or NULL. */
+static const uint8_t *key_of(const struct node_keys *r, uint64_t period)
+{
+    size_t i;
+    for (i = 0; i < r->count; i++)
+        if (r->periods[i] == period)
+            return r->secret_keys + 32 * i;
+    return NULL;
+}
 
 struct network {
     mixmailer_node *nodes[MAX_NODES];
@@ -445,6 +630,11 @@ static mixmailer_outcome *carry(struct network *net, const char *to, const unsig
         }
         /* Forward: the delay the sender chose, then mail it on from our own address. */
         EXPECT_STATUS(mixmailer_outcome_forward_delay_ms(outcome, &delay), MIXMAILER_STATUS_OK);
+        {
+            uint64_t same = 0;
+            EXPECT_STATUS(mixmailer_outcome_delay_ms(outcome, &same), MIXMAILER_STATUS_OK);
+            EXPECT(same == delay);
+        }
         EXPECT_STATUS(mixmailer_outcome_forward_address(outcome, &next), MIXMAILER_STATUS_OK);
         EXPECT_STATUS(mixmailer_node_address(node, &own), MIXMAILER_STATUS_OK);
         EXPECT_STATUS(mixmailer_outcome_forward_carrier(outcome, own, &forward),
@@ -464,6 +654,90 @@ static mixmailer_outcome *carry(struct network *net, const char *to, const unsig
     return NULL;
 }
 
+/* Key periods: a node holds keys made ahead, refuses foreign ones,
+   deletes old ones, and says when it lacks the key a packet needs. */
+static void key_periods(const mixmailer_directory *directory, struct network *net,
+                        const struct node_keys *records, size_t record_count,
+                        const char *first_hop, const unsigned char *email, size_t email_len,
+                        uint64_t period, uint64_t now)
+{
+    size_t i, first = record_count, keys_deleted = 99;
+    uint64_t tags_deleted = 99;
+    mixmailer_node *node;
+    mixmailer_outcome *outcome = NULL;
+    mixmailer_outcome_kind kind = 0;
+    mixmailer_drop_reason reason = 0;
+    unsigned char *copy = malloc(email_len + 1);
+    char *line;
+
+    for (i = 0; i < record_count && i < net->count; i++)
+        if (strcmp(net->addresses[i], first_hop) == 0)
+            first = i;
+    EXPECT(first < record_count && copy != NULL);
+    if (first >= record_count || copy == NULL)
+        exit(101);
+
+    /* The first hop without the key of the packet's period: a temporary failure... */
+    node = node_without(&records[first], period, directory);
+    EXPECT_STATUS(mixmailer_node_process(node, email, email_len, now, &outcome),
+                  MIXMAILER_STATUS_NODE_MISSING_PERIOD_KEY);
+    EXPECT(outcome == NULL);
+    /* ...that the key, added late, cures. Another node's key is refused. */
+    EXPECT_STATUS(mixmailer_node_add_key(node, period, records[(first + 1) % record_count]
+                                                           .secret_keys,
+                                         32),
+                  MIXMAILER_STATUS_NODE_KEY_MISMATCH);
+    EXPECT_STATUS(mixmailer_node_add_key(node, period, key_of(&records[first], period), 31),
+                  MIXMAILER_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(mixmailer_node_add_key(node, period, NULL, 32),
+                  MIXMAILER_STATUS_NULL_PARAMETER);
+    EXPECT_STATUS(mixmailer_node_add_key(node, period, key_of(&records[first], period), 32),
+                  MIXMAILER_STATUS_OK);
+    EXPECT_STATUS(mixmailer_node_process(node, email, email_len, now, &outcome),
+                  MIXMAILER_STATUS_OK);
+    EXPECT_STATUS(mixmailer_outcome_get_kind(outcome, &kind), MIXMAILER_STATUS_OK);
+    EXPECT(kind == MIXMAILER_OUTCOME_KIND_FORWARD);
+    mixmailer_outcome_free(outcome);
+    outcome = NULL;
+
+    /* Three days later the packet's period is over: dropped, not an error. */
+    EXPECT_STATUS(mixmailer_node_rotate(node, now + 3 * DAY, &keys_deleted, &tags_deleted),
+                  MIXMAILER_STATUS_OK);
+    EXPECT(keys_deleted >= 3);  /* the periods before now + 2 days */
+    EXPECT(tags_deleted == 1);  /* the tag of the packet it forwarded */
+    EXPECT_STATUS(mixmailer_node_rotate(node, now + 3 * DAY, &keys_deleted, &tags_deleted),
+                  MIXMAILER_STATUS_OK);
+    EXPECT(keys_deleted == 0 && tags_deleted == 0);
+    EXPECT_STATUS(mixmailer_node_process(node, email, email_len, now + 3 * DAY, &outcome),
+                  MIXMAILER_STATUS_OK);
+    EXPECT_STATUS(mixmailer_outcome_get_kind(outcome, &kind), MIXMAILER_STATUS_OK);
+    EXPECT(kind == MIXMAILER_OUTCOME_KIND_DROPPED);
+    EXPECT_STATUS(mixmailer_outcome_drop_reason(outcome, &reason), MIXMAILER_STATUS_OK);
+    EXPECT(reason == MIXMAILER_DROP_REASON_PERIOD_NOT_ACCEPTED);
+    mixmailer_outcome_free(outcome);
+    outcome = NULL;
+    /* Rotating back in time restores nothing: the keys are gone. */
+    EXPECT_STATUS(mixmailer_node_process(node, email, email_len, now, &outcome),
+                  MIXMAILER_STATUS_NODE_MISSING_PERIOD_KEY);
+    mixmailer_node_free(node);
+
+    /* A carrier without its Period line, or with a bad one, is refused. */
+    memcpy(copy, email, email_len);
+    copy[email_len] = '\0';
+    line = strstr((char *)copy, "\r\nPeriod: ");
+    EXPECT(line != NULL);
+    if (line != NULL) {
+        line[strlen("\r\nPeriod: ")] = 'x';
+        EXPECT_STATUS(mixmailer_node_process(net->nodes[first], copy, email_len, now, &outcome),
+                      MIXMAILER_STATUS_CARRIER_BAD_PERIOD);
+        line[2] = 'Q';
+        EXPECT_STATUS(mixmailer_node_process(net->nodes[first], copy, email_len, now, &outcome),
+                      MIXMAILER_STATUS_CARRIER_MISSING_PERIOD);
+        EXPECT(outcome == NULL);
+    }
+    free(copy);
+}
+
 /* The whole trip in C: wrap by nicknames, process at C nodes, deliver. */
 static void message_goes_through_c_nodes(const mixmailer_directory *directory,
                                          const unsigned char *node_keys, size_t keys_len,
@@ -472,29 +746,73 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
                                          const char *outdir, uint64_t now)
 {
     struct network net;
+    struct node_keys records[MAX_NODES];
     mixmailer_route *route = NULL;
     mixmailer_onion_list *onions = NULL;
-    size_t i, count = 0, hops = 0, node_count = 0, delivered = 0;
+    const char *message_id = NULL;
+    unsigned char *first_email = NULL;
+    size_t first_len = 0;
+    const char *first_hop0 = NULL;
+    uint64_t period = 0;
+    size_t i, count = 0, hops = 0, node_count = 0, delivered = 0, record_count;
 
     memset(&net, 0, sizeof net);
+    record_count = parse_node_keys(node_keys, keys_len, records, MAX_NODES);
     EXPECT_STATUS(mixmailer_directory_node_count(directory, &node_count), MIXMAILER_STATUS_OK);
-    EXPECT(node_count == keys_len / 32 && node_count <= MAX_NODES);
-    for (i = 0; i < keys_len / 32 && i < MAX_NODES; i++) {
-        EXPECT_STATUS(mixmailer_node_new(node_keys + 32 * i, 32, directory, &net.nodes[i]),
-                      MIXMAILER_STATUS_OK);
+    EXPECT(node_count == record_count && node_count >= 2);
+    for (i = 0; i < record_count; i++) {
+        const struct node_keys *r = &records[i];
+        if (i == 0 && r->count >= 2) {
+            /* Node 0 gets its last key later, as keys made ahead arrive. */
+            net.nodes[i] = node_without(r, r->periods[r->count - 1], directory);
+            EXPECT_STATUS(mixmailer_node_add_key(net.nodes[i], r->periods[r->count - 1],
+                                                 r->secret_keys + 32 * (r->count - 1), 32),
+                          MIXMAILER_STATUS_OK);
+        } else {
+            EXPECT_STATUS(mixmailer_node_new(r->identity, 32, r->periods, r->secret_keys,
+                                             32 * r->count, r->count, directory, &net.nodes[i]),
+                          MIXMAILER_STATUS_OK);
+        }
         EXPECT_STATUS(mixmailer_node_address(net.nodes[i], &net.addresses[i]),
                       MIXMAILER_STATUS_OK);
     }
     net.count = i;
+    /* A repeated period would hide a key: refused. */
+    if (records[0].count >= 2) {
+        uint64_t twice[2];
+        uint8_t keys[64];
+        mixmailer_node *node = NULL;
+        twice[0] = twice[1] = records[0].periods[0];
+        memcpy(keys, records[0].secret_keys, 32);
+        memcpy(keys + 32, records[0].secret_keys, 32);
+        EXPECT_STATUS(mixmailer_node_new(records[0].identity, 32, twice, keys, 64, 2, directory,
+                                         &node),
+                      MIXMAILER_STATUS_INVALID_ARGUMENT);
+        EXPECT(node == NULL);
+        memset(keys, 0, sizeof keys);
+    }
 
     EXPECT_STATUS(mixmailer_route_from_nicknames(directory, nicknames, nickname_count, &route),
                   MIXMAILER_STATUS_OK);
     EXPECT_STATUS(mixmailer_route_hops(route, &hops), MIXMAILER_STATUS_OK);
     EXPECT(hops == nickname_count);
-    EXPECT_STATUS(mixmailer_mix_wrap(message, message_len, route, &onions), MIXMAILER_STATUS_OK);
+    EXPECT_STATUS(mixmailer_mix_wrap_at(message, message_len, route, now, &onions),
+                  MIXMAILER_STATUS_OK);
     mixmailer_route_free(route);
     EXPECT_STATUS(mixmailer_onion_list_count(onions, &count), MIXMAILER_STATUS_OK);
     EXPECT(count >= 1);
+    /* The sender stores its copy under the Message-ID the recipients will see. */
+    EXPECT_STATUS(mixmailer_onion_list_message_id(onions, &message_id), MIXMAILER_STATUS_OK);
+    EXPECT(message_id != NULL && message_id[0] == '<' &&
+           message_id[strlen(message_id) - 1] == '>');
+    if (message_id != NULL) {
+        char line[1024];
+        snprintf(line, sizeof line, "%s\n", message_id);
+        write_file(outdir, "message-id.txt", line, strlen(line));
+    }
+    /* Built for the key period of `now` (one-day periods since 1970). */
+    EXPECT_STATUS(mixmailer_onion_list_period(onions, &period), MIXMAILER_STATUS_OK);
+    EXPECT(period == now / DAY);
 
     for (i = 0; i < count; i++) {
         const char *first_hop = NULL;
@@ -517,6 +835,14 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
         email = take_bytes(bytes, &email_len);
         snprintf(name, sizeof name, "carrier-%03u.eml", (unsigned)i);
         write_file(outdir, name, email, email_len);
+        if (i == 0) {
+            first_email = malloc(email_len);
+            if (first_email == NULL)
+                exit(101);
+            memcpy(first_email, email, email_len);
+            first_len = email_len;
+            first_hop0 = first_hop;
+        }
 
         outcome = carry(&net, first_hop, email, email_len, now);
         EXPECT(outcome != NULL);
@@ -525,12 +851,27 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
             kind == MIXMAILER_OUTCOME_KIND_DELIVER) {
             const uint8_t *text = NULL;
             size_t text_len = 0, recipients = 0, r;
+            uint64_t delay = 77;
+            mixmailer_bytes *dated = NULL;
             FILE *list;
             char path[4096];
             delivered++;
             EXPECT_STATUS(mixmailer_outcome_deliver_message(outcome, &text, &text_len),
                           MIXMAILER_STATUS_OK);
             write_file(outdir, "delivered.eml", text, text_len);
+            /* The exit holds it for a delay of its own, then dates and submits it. */
+            EXPECT_STATUS(mixmailer_outcome_forward_delay_ms(outcome, &delay),
+                          MIXMAILER_STATUS_WRONG_OUTCOME_KIND);
+            EXPECT(delay == 77);
+            EXPECT_STATUS(mixmailer_outcome_delay_ms(outcome, &delay), MIXMAILER_STATUS_OK);
+            EXPECT(delay != 77 && delay <= (uint64_t)DAY * 1000 / 2);
+            EXPECT_STATUS(mixmailer_add_date(text, text_len, now, &dated), MIXMAILER_STATUS_OK);
+            {
+                size_t dated_len = 0;
+                unsigned char *copy = take_bytes(dated, &dated_len);
+                write_file(outdir, "dated.eml", copy, dated_len);
+                free(copy);
+            }
             EXPECT_STATUS(mixmailer_outcome_deliver_recipient_count(outcome, &recipients),
                           MIXMAILER_STATUS_OK);
             snprintf(path, sizeof path, "%s/recipients.txt", outdir);
@@ -551,8 +892,12 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
             }
         } else if (outcome != NULL && kind == MIXMAILER_OUTCOME_KIND_FRAGMENT_HELD) {
             size_t have = 0, need = 0;
+            uint64_t delay = 77;
             EXPECT_STATUS(mixmailer_outcome_fragments(outcome, &have, &need), MIXMAILER_STATUS_OK);
             EXPECT(have >= 1 && have < need);
+            EXPECT_STATUS(mixmailer_outcome_delay_ms(outcome, &delay),
+                          MIXMAILER_STATUS_WRONG_OUTCOME_KIND);
+            EXPECT(delay == 77);
         } else if (outcome != NULL && kind == MIXMAILER_OUTCOME_KIND_DROPPED) {
             mixmailer_drop_reason reason = 0;
             /* Surplus parity fragments after the delivery are dropped. */
@@ -579,6 +924,13 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
                               MIXMAILER_STATUS_WRONG_OUTCOME_KIND);
                 EXPECT(delay == 77);
             }
+            mixmailer_outcome_free(replay);
+            /* Still a replay in the next key period (the tag is kept for it). */
+            replay = NULL;
+            EXPECT_STATUS(mixmailer_node_process(first, email, email_len, now + DAY, &replay),
+                          MIXMAILER_STATUS_OK);
+            EXPECT_STATUS(mixmailer_outcome_drop_reason(replay, &reason), MIXMAILER_STATUS_OK);
+            EXPECT(reason == MIXMAILER_DROP_REASON_REPLAY);
             mixmailer_outcome_free(replay);
 
             /* A flipped character in the packet: refused, nothing delivered. */
@@ -610,6 +962,10 @@ static void message_goes_through_c_nodes(const mixmailer_directory *directory,
         EXPECT_STATUS(mixmailer_node_expire(net.nodes[0], now, &dropped), MIXMAILER_STATUS_OK);
         EXPECT(dropped == 0);
     }
+    if (first_email != NULL && first_hop0 != NULL)
+        key_periods(directory, &net, records, record_count, first_hop0, first_email, first_len,
+                    period, now);
+    free(first_email);
     mixmailer_onion_list_free(onions);
     for (i = 0; i < net.count; i++)
         mixmailer_node_free(net.nodes[i]);
@@ -644,7 +1000,7 @@ int main(int argc, char **argv)
     EXPECT_STATUS(mixmailer_directory_parse(text, text_len, authority, 1, 1, now, &directory),
                   MIXMAILER_STATUS_OK);
     if (directory != NULL) {
-        misuse_is_refused(directory, (const char *const *)(argv + 7), (size_t)(argc - 7));
+        misuse_is_refused(directory, (const char *const *)(argv + 7), (size_t)(argc - 7), now);
         message_goes_through_c_nodes(directory, node_keys, keys_len,
                                      (const char *const *)(argv + 7), (size_t)(argc - 7),
                                      message, message_len, argv[6], now);
