@@ -27,7 +27,7 @@
 //! delay therefore crosses every layer within its slice, as it does in
 //! continuous time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// Time resolution and window of the adversary's bookkeeping.
@@ -139,7 +139,7 @@ pub enum Routing {
 
 /// What the observer knows about one submission, for scoring.
 enum FirstHops {
-    One(u8, u16),
+    One(u8),
     Many(Box<[(u8, u16)]>),
 }
 
@@ -213,13 +213,12 @@ pub struct Engine {
     geo: Geometry,
     routing: Routing,
     watched: Option<u32>,
-    cells: usize,
     pools: Vec<Pool>,
     /// Packets submitted per cell (ring over buckets).
     cell_count: Vec<f64>,
     /// Submissions per bucket slot (ring).
     registry: Vec<Vec<Submission>>,
-    calendar: HashMap<u64, SliceEvents>,
+    calendar: BTreeMap<u64, SliceEvents>,
     next: u64,
     bucket: u64,
     events_peak: usize,
@@ -240,11 +239,10 @@ impl Engine {
                 .collect(),
             cell_count: vec![0.0; cells],
             registry: (0..geo.buckets).map(|_| Vec::new()).collect(),
-            calendar: HashMap::new(),
+            calendar: BTreeMap::new(),
             next: 0,
             bucket: 0,
             events_peak: 0,
-            cells,
             routing,
             watched,
             geo,
@@ -339,7 +337,7 @@ impl Engine {
             }
         }
         let first = match (self.routing, firsts.as_slice()) {
-            (Routing::OneRoute, [(a, c)]) => FirstHops::One(*a, *c),
+            (Routing::OneRoute, [(a, _)]) => FirstHops::One(*a),
             _ => FirstHops::Many(firsts.clone().into_boxed_slice()),
         };
         if let Some(reg) = self.registry.get_mut(slot) {
@@ -410,14 +408,19 @@ impl Engine {
     pub fn advance_to(&mut self, slice: u64, sink: &mut dyn FnMut(Measured)) {
         while self.next < slice {
             self.process(self.next, sink);
-            self.next += 1;
+            // Nothing changes in slices without events: jump to the next one.
+            let upcoming = self
+                .calendar
+                .first_key_value()
+                .map_or(slice, |(&k, _)| k.min(slice));
+            self.next = upcoming.max(self.next + 1);
             self.enter(self.next);
         }
     }
 
     /// Processes slices until no event is left.
     pub fn finish(&mut self, sink: &mut dyn FnMut(Measured)) {
-        while let Some(&last) = self.calendar.keys().max() {
+        while let Some((&last, _)) = self.calendar.last_key_value() {
             self.advance_to(last + 1, sink);
         }
     }
@@ -558,7 +561,7 @@ impl Engine {
         for (slot, subs) in self.registry.iter().enumerate() {
             for sub in subs.iter().filter(|s| s.class == d.class) {
                 let w = match &sub.first {
-                    FirstHops::One(a, _) => logw
+                    FirstHops::One(a) => logw
                         .get(usize::from(*a) * b + slot)
                         .copied()
                         .unwrap_or(f64::NEG_INFINITY),

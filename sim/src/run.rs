@@ -113,8 +113,10 @@ impl Scenario {
         if self.warmup > 0.0 {
             self.warmup
         } else {
-            // Pools reach steady state within a few latencies.
-            (10.0 * f64::from(self.shape.hops) * self.mean_delay).max(1.0)
+            // Pools fill within a few per-hop means; older submissions
+            // carry almost no weight (`lost_mass` shows how little).
+            let h = f64::from(self.shape.hops);
+            ((h + 3.0 * h.sqrt() + 4.0) * self.mean_delay).max(1.0)
         }
     }
 }

@@ -121,6 +121,7 @@ fn out_dir(args: &[String]) -> PathBuf {
 /// The command line.
 pub fn main(args: &[String]) -> Result<()> {
     let out = out_dir(args);
+    std::fs::create_dir_all(&out)?;
     match args.first().map(String::as_str) {
         Some("ci") => {
             let rows = ci_check()?;
