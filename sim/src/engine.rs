@@ -221,6 +221,10 @@ pub struct Engine {
     calendar: BTreeMap<u64, SliceEvents>,
     next: u64,
     bucket: u64,
+    /// Only the watched user's probability is wanted (the long-term attack).
+    watched_only: bool,
+    /// Buckets and classes of the watched user's submissions in the window.
+    watched_subs: Vec<(u64, u16)>,
     events_peak: usize,
 }
 
@@ -242,6 +246,8 @@ impl Engine {
             calendar: BTreeMap::new(),
             next: 0,
             bucket: 0,
+            watched_only: false,
+            watched_subs: Vec::new(),
             events_peak: 0,
             routing,
             watched,
@@ -262,6 +268,13 @@ impl Engine {
 
     fn cell(&self, node: u8, slot: usize) -> usize {
         usize::from(node) * self.geo.buckets + slot
+    }
+
+    /// Computes only the watched user's probability, and skips messages
+    /// for which she has no candidate submission of the right size: what
+    /// the long-term attack needs, at a fraction of the cost.
+    pub fn watched_only(&mut self, on: bool) {
+        self.watched_only = on;
     }
 
     /// Largest number of future slices with events held at once: memory
@@ -340,6 +353,11 @@ impl Engine {
             (Routing::OneRoute, [(a, _)]) => FirstHops::One(*a),
             _ => FirstHops::Many(firsts.clone().into_boxed_slice()),
         };
+        if self.watched == Some(trip.sender) {
+            let oldest = self.bucket.saturating_sub(self.geo.buckets as u64 - 1);
+            self.watched_subs.retain(|&(b, _)| b >= oldest);
+            self.watched_subs.push((self.bucket, trip.class));
+        }
         if let Some(reg) = self.registry.get_mut(slot) {
             reg.push(Submission {
                 sender: trip.sender,
@@ -540,6 +558,19 @@ impl Engine {
     /// from the exit whose pool is `pools[exit]`.
     fn score(&self, exit: usize, d: &Delivery) -> Measured {
         let b = self.geo.buckets;
+        if self.watched_only {
+            let oldest = self.bucket.saturating_sub(b as u64 - 1);
+            let candidate = self
+                .watched_subs
+                .iter()
+                .any(|&(bucket, class)| bucket >= oldest && class == d.class);
+            if !candidate {
+                return Measured {
+                    lost_mass: 0.0,
+                    ..self.unmeasurable(d)
+                };
+            }
+        }
         let Some(pool) = self.pools.get(exit) else {
             return self.unmeasurable(d);
         };

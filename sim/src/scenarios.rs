@@ -346,15 +346,19 @@ fn sda_table() -> Result<()> {
     println!("\n### Statistical disclosure attack (Alice writes half her 20 messages/day to Bob)\n");
     println!("| users | mean delay (s/hop) | cover decoys/user/day | Alice's messages until Bob ranks first (and stays) | Alice's messages observed |");
     println!("|---|---|---|---|---|");
-    for (users, days) in [(1_000u32, 30.0)] {
+    for (users, days, seeds) in [(1_000u32, 30.0, 5), (10_000, 10.0, 3)] {
         for decoys in [0.0, 20.0, 60.0] {
-            for seed in [1, 2, 3] {
-                let (found, seen) = sda_once(users, decoys, days, 60.0, seed)?;
-                println!(
-                    "| {users} | 60 | {decoys} | {} | {seen} |",
-                    found.map_or("not within the run".to_string(), |n| n.to_string())
-                );
+            let mut found = Vec::new();
+            let mut seen = 0;
+            for seed in 1..=seeds {
+                let (f, s) = sda_once(users, decoys, days, 60.0, seed)?;
+                found.push(f.map_or("not within the run".to_string(), |n| n.to_string()));
+                seen = s;
             }
+            println!(
+                "| {users} | 60 | {decoys} | {} | {seen} |",
+                found.join(", ")
+            );
         }
     }
     Ok(())
