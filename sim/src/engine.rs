@@ -324,12 +324,10 @@ impl Engine {
             }
         }
         let exit = trip.packets.first().and_then(|p| p.route.last().copied());
-        if trip
-            .packets
-            .iter()
-            .any(|p| p.route.last().copied() != exit)
-        {
-            return Err(EngineError::BadTrip("fragments of one message meet at one exit"));
+        if trip.packets.iter().any(|p| p.route.last().copied() != exit) {
+            return Err(EngineError::BadTrip(
+                "fragments of one message meet at one exit",
+            ));
         }
         self.advance_to(s0, sink);
 
@@ -491,12 +489,8 @@ impl Engine {
         }
         for i in 0..h - 1 {
             for x in 0..n {
-                let kept = |y: usize| -> u32 {
-                    ev.links
-                        .get((i * n + x) * n + y)
-                        .copied()
-                        .unwrap_or(0)
-                };
+                let kept =
+                    |y: usize| -> u32 { ev.links.get((i * n + x) * n + y).copied().unwrap_or(0) };
                 let dropped = |y: usize| -> u32 {
                     if i == h - 2 {
                         ev.dropped.get(x * n + y).copied().unwrap_or(0)

@@ -39,7 +39,10 @@ pub fn line_chart(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((x0 - pad_x)..(x1 + pad_x), (y0 - pad_y).max(0.0)..(y1 + pad_y))?;
+        .build_cartesian_2d(
+            (x0 - pad_x)..(x1 + pad_x),
+            (y0 - pad_y).max(0.0)..(y1 + pad_y),
+        )?;
     chart
         .configure_mesh()
         .x_desc(x_label)
@@ -48,9 +51,14 @@ pub fn line_chart(
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
-            .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                color.stroke_width(2),
+            ))?
             .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         chart.draw_series(
             s.points
                 .iter()

@@ -183,12 +183,17 @@ pub fn run(scenario: &Scenario, sink: &mut dyn FnMut(Measured)) -> Result<RunSta
         return Err(RunError::Parameter("no users".into()));
     }
     if !(0.0..=1.0).contains(&scenario.diurnal_amplitude) {
-        return Err(RunError::Parameter("diurnal amplitude must be in 0..=1".into()));
+        return Err(RunError::Parameter(
+            "diurnal amplitude must be in 0..=1".into(),
+        ));
     }
-    if !(scenario.mean_delay >= 0.0) {
+    if scenario.mean_delay.is_nan() || scenario.mean_delay < 0.0 {
         return Err(RunError::Parameter("mean delay must be >= 0".into()));
     }
-    let network = Network::new(&scenario.shape, Duration::from_secs_f64(scenario.mean_delay))?;
+    let network = Network::new(
+        &scenario.shape,
+        Duration::from_secs_f64(scenario.mean_delay),
+    )?;
     let key_period = network.key_period();
     let mean = Duration::from_secs_f64(scenario.mean_delay);
     let h = usize::from(scenario.shape.hops);
@@ -251,7 +256,12 @@ pub fn run(scenario: &Scenario, sink: &mut dyn FnMut(Measured)) -> Result<RunSta
         let sender = rng.random_range(0..scenario.users);
         let recipient = match scenario.sda {
             Some(s) if sender == s.alice && rng.random_bool(s.share) => s.bob,
-            _ => contact(contact_seed, sender, rng.random_range(0..CONTACTS), scenario.users),
+            _ => contact(
+                contact_seed,
+                sender,
+                rng.random_range(0..CONTACTS),
+                scenario.users,
+            ),
         };
         let fragments = sizes.draw(&mut rng);
         let route = network.random_route(&mut rng)?;

@@ -126,7 +126,10 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("ci") => {
             let rows = ci_check()?;
             for (l, e, s) in rows {
-                println!("anchor {l} s: {:.2} bits (Loopix {e}), P(true) {:.5}", s.entropy_mean, s.p_true_mean);
+                println!(
+                    "anchor {l} s: {:.2} bits (Loopix {e}), P(true) {:.5}",
+                    s.entropy_mean, s.p_true_mean
+                );
             }
             println!("ci: anchor trend within one bit");
             Ok(())
@@ -200,7 +203,10 @@ fn users_table(out: Option<&PathBuf>) -> Result<()> {
             }
             let (s, stats) = run_summary(&sc)?;
             row(
-                &format!("{users} users, mean {mean} s/hop ({:.0} s wall)", stats.wall),
+                &format!(
+                    "{users} users, mean {mean} s/hop ({:.0} s wall)",
+                    stats.wall
+                ),
                 &s,
             );
             points.push((s.latency_mean / 60.0, s.entropy_mean));
@@ -217,7 +223,9 @@ fn users_table(out: Option<&PathBuf>) -> Result<()> {
     // delays only; more users put proportionally more submissions into each
     // cell, so entropy rises by log2 of the ratio (checked 10k -> 1M above).
     let extra = (100.0f64).log2();
-    println!("\n100M users (extrapolated, not simulated): 1M entropy + log2(100) = +{extra:.2} bits\n");
+    println!(
+        "\n100M users (extrapolated, not simulated): 1M entropy + log2(100) = +{extra:.2} bits\n"
+    );
     series.push(Series {
         name: "100M users (extrapolated)".into(),
         points: million.iter().map(|&(x, y)| (x, y + extra)).collect(),
@@ -260,7 +268,10 @@ fn knobs_table(out: Option<&PathBuf>) -> Result<()> {
             let mut sc = Scenario::pep(users, mean);
             sc.shape.payload_size = payload;
             let (s, _) = run_summary(&sc)?;
-            row(&format!("payload {} KiB, mean {mean} s/hop", payload / 1024), &s);
+            row(
+                &format!("payload {} KiB, mean {mean} s/hop", payload / 1024),
+                &s,
+            );
             points.push((s.latency_mean / 60.0, s.entropy_mean));
         }
         payload_series.push(Series {
@@ -343,7 +354,9 @@ pub fn sda_once(
 }
 
 fn sda_table() -> Result<()> {
-    println!("\n### Statistical disclosure attack (Alice writes half her 20 messages/day to Bob)\n");
+    println!(
+        "\n### Statistical disclosure attack (Alice writes half her 20 messages/day to Bob)\n"
+    );
     println!("| users | mean delay (s/hop) | cover decoys/user/day | Alice's messages until Bob ranks first (and stays) | Alice's messages observed |");
     println!("|---|---|---|---|---|");
     for (users, days, seeds) in [(1_000u32, 30.0, 5), (10_000, 10.0, 3)] {

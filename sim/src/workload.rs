@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(f, Some(Fragments { k: 3, n: 4 }));
         let f = fragments_for(shard * 3 + 1, 2048, Redundancy::Parity(0));
         assert_eq!(f, Some(Fragments { k: 4, n: 4 }));
-        assert_eq!(fragments_for(max_body_len(2048) + 1, 2048, Redundancy::Default), None);
+        assert_eq!(
+            fragments_for(max_body_len(2048) + 1, 2048, Redundancy::Default),
+            None
+        );
     }
 
     #[test]

@@ -72,7 +72,13 @@ fn exact(msgs: &[Msg], hops: usize, npl: u8, target: usize) -> HashMap<u32, f64>
         let mut all = Vec::new();
         let mut used = vec![false; arrivals[nd].len()];
         let mut current = Vec::new();
-        permute(&arrivals[nd], &departures[nd], &mut used, &mut current, &mut all);
+        permute(
+            &arrivals[nd],
+            &departures[nd],
+            &mut used,
+            &mut current,
+            &mut all,
+        );
         options.push(all);
     }
     // Enumerate the product and trace the target back.
@@ -89,10 +95,7 @@ fn exact(msgs: &[Msg], hops: usize, npl: u8, target: usize) -> HashMap<u32, f64>
             // Which departure of nd carries `who`'s packet in the truth is
             // irrelevant: the observer sees departure events; find the
             // departure event at the time `who` left.
-            let d = departures[nd]
-                .iter()
-                .position(|&(_, m)| m == who)
-                .unwrap();
+            let d = departures[nd].iter().position(|&(_, m)| m == who).unwrap();
             let a = options[nd][choice[nd]][d];
             who = arrivals[nd][a].1;
         }
@@ -170,7 +173,10 @@ fn simulated(msgs: &[Msg], hops: usize, npl: u8, watched: u32) -> Vec<Measured> 
 }
 
 fn entropy(p: &HashMap<u32, f64>) -> f64 {
-    p.values().filter(|&&q| q > 0.0).map(|&q| -q * q.log2()).sum()
+    p.values()
+        .filter(|&&q| q > 0.0)
+        .map(|&q| -q * q.log2())
+        .sum()
 }
 
 fn check_against_enumeration(seed: u64, count: usize, hops: usize, npl: u8) {
@@ -188,7 +194,10 @@ fn check_against_enumeration(seed: u64, count: usize, hops: usize, npl: u8) {
             "seed {seed} message {target}: P(true) {} vs exact {p_true}",
             m.p_true
         );
-        assert!((m.p_watched - p_zero).abs() < 1e-9, "seed {seed}: P(sender 0)");
+        assert!(
+            (m.p_watched - p_zero).abs() < 1e-9,
+            "seed {seed}: P(sender 0)"
+        );
         assert!(
             (m.entropy - entropy(&truth)).abs() < 1e-9,
             "seed {seed} message {target}: entropy {} vs exact {}",
@@ -262,5 +271,8 @@ fn delay_buys_entropy() {
         measured.iter().map(|m| m.entropy).sum::<f64>() / measured.len() as f64
     };
     let (short, long) = (mean(10.0), mean(120.0));
-    assert!(long > short + 1.0, "10 s/hop: {short:.2} bits, 120 s/hop: {long:.2} bits");
+    assert!(
+        long > short + 1.0,
+        "10 s/hop: {short:.2} bits, 120 s/hop: {long:.2} bits"
+    );
 }
