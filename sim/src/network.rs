@@ -51,7 +51,15 @@ pub struct Shape {
 /// function. The directory's own mean delay is whole seconds (SPEC 1);
 /// the simulator passes its (possibly sub-second) mean to the delay
 /// sampler itself, so the value written here only has to be valid.
-fn sample_directory(shape: &Shape, mean_delay_secs: u64) -> Result<Directory, NetworkError> {
+///
+/// `key_period` is unused while the sample generator builds v1 directories;
+/// the v2 generator takes it as `SampleSpec::key_period`.
+fn sample_directory(
+    shape: &Shape,
+    mean_delay_secs: u64,
+    key_period: Duration,
+) -> Result<Directory, NetworkError> {
+    let _ = key_period;
     let spec = SampleSpec {
         hops: shape.hops,
         nodes_per_layer: shape.nodes_per_layer,
@@ -89,7 +97,8 @@ impl Network {
                 shape.nodes_per_layer
             )));
         }
-        let directory = sample_directory(shape, mean_delay.as_secs())?;
+        let key_period = key_period_for(shape.hops, mean_delay);
+        let directory = sample_directory(shape, mean_delay.as_secs(), key_period)?;
         let mut position = HashMap::new();
         let mut seen = vec![0u8; usize::from(shape.hops) + 1];
         for node in directory.nodes() {
@@ -102,7 +111,7 @@ impl Network {
             directory,
             shape: shape.clone(),
             position,
-            key_period: key_period_for(shape.hops, mean_delay),
+            key_period,
         })
     }
 
