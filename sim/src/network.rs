@@ -46,25 +46,23 @@ pub struct Shape {
     pub payload_size: usize,
 }
 
-/// The only place that touches `SampleSpec`, so that moving the sample
-/// generator to directory v2 (which adds the key period) changes one
-/// function. The directory's own mean delay is whole seconds (SPEC 1);
-/// the simulator passes its (possibly sub-second) mean to the delay
-/// sampler itself, so the value written here only has to be valid.
-///
-/// `key_period` is unused while the sample generator builds v1 directories;
-/// the v2 generator takes it as `SampleSpec::key_period`.
+/// The only place that touches `SampleSpec`. The directory's own mean
+/// delay is whole seconds (SPEC 1); the simulator passes its (possibly
+/// sub-second) mean to the delay sampler itself, so the value written here
+/// only has to be valid. The directory is valid for seven key periods (at
+/// most a week), within SPEC 1's limit of eight overlapping periods.
 fn sample_directory(
     shape: &Shape,
     mean_delay_secs: u64,
     key_period: Duration,
 ) -> Result<Directory, NetworkError> {
-    let _ = key_period;
     let spec = SampleSpec {
         hops: shape.hops,
         nodes_per_layer: shape.nodes_per_layer,
         payload_size: shape.payload_size,
         mean_delay: Duration::from_secs(mean_delay_secs),
+        key_period,
+        validity: (key_period * 7).min(Duration::from_secs(7 * 86_400)),
         seed: 1,
     };
     let network =
