@@ -18,10 +18,13 @@ use std::time::{Duration, SystemTime};
 const DAY: Duration = Duration::from_secs(86_400);
 const SECOND: Duration = Duration::from_secs(1);
 
-/// Three layers of two nodes, one-day key periods over a week, 60 s delays.
+/// Three layers of two nodes, one-day key periods over a week, 60 s delays,
+/// small payloads (thousands of packets are built).
 fn network() -> SampleNetwork {
     SampleNetwork::generate(&SampleSpec {
         hops: 3,
+        payload_size: 2048,
+        mean_delay: Duration::from_secs(60),
         seed: 11,
         ..SampleSpec::default()
     })

@@ -537,7 +537,11 @@ fn route_packets_from_a_signed_directory_are_those_of_the_reference() {
 
 #[test]
 fn seeded_mix_wrap_gives_the_same_onions_every_time() {
-    let network = SampleNetwork::generate(&SampleSpec::default()).unwrap();
+    let network = SampleNetwork::generate(&SampleSpec {
+        payload_size: 2048,
+        ..SampleSpec::default()
+    })
+    .unwrap();
     let directory = network.directory().unwrap();
     let route = directory
         .random_route(&mut ChaCha20Rng::seed_from_u64(1))
