@@ -43,34 +43,56 @@ impl NodeSecretKey {
     }
 }
 
-/// A mix node's long-term Ed25519 identity (SPEC 1, 7): it signs the
-/// node's descriptors, and its public half's SHA-256 is the node id inside
-/// packets. Kept for the node's life; period keys rotate under it.
-pub struct NodeIdentityKey(ed25519_dalek::SigningKey);
+/// An Ed25519 signing key made from a 32-byte seed: what node identities
+/// and authority keys have in common.
+struct Ed25519(ed25519_dalek::SigningKey);
 
-impl NodeIdentityKey {
-    /// Draws a fresh identity from `rng`.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+impl Ed25519 {
+    fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut seed = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(seed.as_mut());
         Self::from_bytes(*seed)
     }
 
-    /// Wraps the 32-byte Ed25519 seed (as stored in an identity key file).
-    pub fn from_bytes(mut seed: [u8; 32]) -> Self {
-        let key = NodeIdentityKey(ed25519_dalek::SigningKey::from_bytes(&seed));
+    fn from_bytes(mut seed: [u8; 32]) -> Self {
+        let key = Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed));
         seed.zeroize();
         key
     }
 
+    fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+}
+
+/// A mix node's long-term Ed25519 identity (SPEC 1, 7): it signs the
+/// node's descriptors, and its public half's SHA-256 is the node id inside
+/// packets. Kept for the node's life; period keys rotate under it.
+pub struct NodeIdentityKey(Ed25519);
+
+impl NodeIdentityKey {
+    /// Draws a fresh identity from `rng`.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        NodeIdentityKey(Ed25519::generate(rng))
+    }
+
+    /// Wraps the 32-byte Ed25519 seed (as stored in an identity key file).
+    pub fn from_bytes(seed: [u8; 32]) -> Self {
+        NodeIdentityKey(Ed25519::from_bytes(seed))
+    }
+
     /// The 32-byte seed, for writing a key file; wiped when dropped.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        self.0.to_bytes()
     }
 
     /// The Ed25519 public key listed as `identity` in descriptors and the directory.
     pub fn public_key(&self) -> [u8; 32] {
-        self.0.verifying_key().to_bytes()
+        self.0.public_key()
     }
 
     /// The node id: SHA-256 of the public key, the Sphinx address of the node.
@@ -81,7 +103,7 @@ impl NodeIdentityKey {
     /// Signs `message` (a descriptor's signed part, SPEC 7).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer;
-        self.0.sign(message).to_bytes()
+        self.0 .0.sign(message).to_bytes()
     }
 }
 
@@ -91,34 +113,30 @@ pub fn node_id(identity: &[u8; 32]) -> [u8; 32] {
 }
 
 /// A directory authority's Ed25519 signing key.
-pub struct AuthoritySigningKey(ed25519_dalek::SigningKey);
+pub struct AuthoritySigningKey(Ed25519);
 
 impl AuthoritySigningKey {
     /// Draws a fresh key from `rng`.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(seed.as_mut());
-        Self::from_bytes(*seed)
+        AuthoritySigningKey(Ed25519::generate(rng))
     }
 
     /// Wraps the 32-byte Ed25519 seed (as stored in an authority key file).
-    pub fn from_bytes(mut seed: [u8; 32]) -> Self {
-        let key = AuthoritySigningKey(ed25519_dalek::SigningKey::from_bytes(&seed));
-        seed.zeroize();
-        key
+    pub fn from_bytes(seed: [u8; 32]) -> Self {
+        AuthoritySigningKey(Ed25519::from_bytes(seed))
     }
 
     /// The 32-byte seed, for writing a key file; wiped when dropped.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        self.0.to_bytes()
     }
 
     /// The public key readers list as trusted.
     pub fn public_key(&self) -> [u8; 32] {
-        self.0.verifying_key().to_bytes()
+        self.0.public_key()
     }
 
     pub(crate) fn signing_key(&self) -> &ed25519_dalek::SigningKey {
-        &self.0
+        &self.0 .0
     }
 }

@@ -13,8 +13,8 @@ pub mod message;
 pub mod node;
 pub mod period;
 pub mod route;
+// Behind a feature: keys made from a known seed stay out of the C library.
 #[cfg(feature = "sample")]
-// v2-compile-fix: item 7, keys from a known seed stay out of the C library
 pub mod sample;
 pub mod sphinx;
 pub mod time;

@@ -2,6 +2,7 @@
 //! (docs/security.md). Each test names what went wrong.
 
 use mixmailer::message::{sanitize, MessageError, MAX_RECIPIENTS};
+use rand_core::SeedableRng;
 
 /// The sender's pass de-duplicated recipients by comparing each address
 /// with every earlier one: a To of 32 000 addresses (400 KB) took over three
@@ -32,4 +33,18 @@ fn recipients_repeated_with_another_domain_case_count_once() {
                    Cc: Bob@example.net\r\n\r\nhi";
     let clean = sanitize(message.as_bytes()).unwrap();
     assert_eq!(clean.recipients, ["Bob@Example.NET", "bob@example.net"]);
+}
+
+/// Malformed MIME reached a `debug_assert!` inside mail-parser 0.11
+/// ("Invalid part ID"), which panicked `prepare_outgoing` (and so
+/// `mix_wrap` and the C API) in every build with debug assertions, this
+/// test's included. Found by the `outgoing` fuzz target; the input is
+/// kept in fuzz/findings/. Now such a message is refused as unreadable.
+#[test]
+fn malformed_mime_that_trips_mail_parser_is_refused_not_a_panic() {
+    let input = include_bytes!("../fuzz/findings/outgoing-mail-parser-debug-assert.eml");
+    let exit = mixmailer::message::Mailbox::parse("relay@exit.example").unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+    let result = mixmailer::message::prepare_outgoing(input, &exit, &mut rng);
+    assert!(result.is_err(), "{result:?}");
 }

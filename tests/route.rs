@@ -1,7 +1,7 @@
 //! Routes: one node per layer, uniformly chosen or named by the caller.
 
-use mixmailer::directory::{DirectoryParams, PeriodKey}; // v2-compile-fix
-use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey}; // v2-compile-fix
+use mixmailer::directory::{DirectoryParams, PeriodKey};
+use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
 use mixmailer::time::parse_directory_time;
 use mixmailer::{Directory, NodeEntry, RouteError};
 use rand_chacha::ChaCha20Rng;
@@ -18,7 +18,7 @@ fn directory() -> Directory {
         .map(|(i, &layer)| {
             let mut rng = ChaCha20Rng::seed_from_u64(i as u64);
             let key = NodeSecretKey::generate(&mut rng);
-            // v2-compile-fix: an identity and the key of the one period.
+            // An identity and the key of the one period.
             let identity = NodeIdentityKey::generate(&mut rng);
             NodeEntry::new(
                 &format!("n{i}"),
@@ -34,16 +34,16 @@ fn directory() -> Directory {
         .collect();
     let params = DirectoryParams {
         network: "routes".into(),
-        valid_after: parse_directory_time("2026-06-01T00:00:00Z").unwrap(), // v2-compile-fix
-        valid_until: parse_directory_time("2026-06-02T00:00:00Z").unwrap(), // v2-compile-fix
+        valid_after: parse_directory_time("2026-06-01T00:00:00Z").unwrap(),
+        valid_until: parse_directory_time("2026-06-02T00:00:00Z").unwrap(),
         hops: 3,
         payload_size: 4096,
         mean_delay: Duration::from_secs(30),
-        key_period: Duration::from_secs(86_400), // v2-compile-fix
+        key_period: Duration::from_secs(86_400),
     };
     let authority = AuthoritySigningKey::generate(&mut ChaCha20Rng::seed_from_u64(99));
     let doc = Directory::sign(&params, &nodes, &[&authority]).unwrap();
-    let now = parse_directory_time("2026-06-01T12:00:00Z").unwrap(); // v2-compile-fix
+    let now = parse_directory_time("2026-06-01T12:00:00Z").unwrap();
     Directory::parse(&doc, &[authority.public_key()], 1, now).unwrap()
 }
 

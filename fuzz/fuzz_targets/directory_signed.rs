@@ -7,7 +7,7 @@
 
 use fixtures::{authority, resign, sign_anything, signed_part, trusted};
 use libfuzzer_sys::fuzz_target;
-use mixmailer::directory::DirectoryError;
+use mixmailer::directory::DirectoryErrorKind;
 use mixmailer::keys::AuthoritySigningKey;
 use mixmailer::Directory;
 use std::time::Duration;
@@ -15,14 +15,15 @@ use std::time::Duration;
 fuzz_target!(|unsigned: &[u8]| {
     let text = sign_anything(unsigned);
     // Read it at a time it is valid, whatever validity it claims.
-    let directory = match Directory::parse(&text, trusted(), 1, fixtures::now()) {
-        Err(DirectoryError::NotYetValid { valid_after, .. }) => {
-            Directory::parse(&text, trusted(), 1, valid_after)
+    let first = Directory::parse(&text, trusted(), 1, fixtures::now());
+    let directory = match first.as_ref().map_err(|e| e.kind()) {
+        Err(DirectoryErrorKind::NotYetValid { valid_after, .. }) => {
+            Directory::parse(&text, trusted(), 1, *valid_after)
         }
-        Err(DirectoryError::Expired { valid_until, .. }) => {
-            Directory::parse(&text, trusted(), 1, valid_until - Duration::from_secs(1))
+        Err(DirectoryErrorKind::Expired { valid_until, .. }) => {
+            Directory::parse(&text, trusted(), 1, *valid_until - Duration::from_secs(1))
         }
-        other => other,
+        _ => first,
     };
     let Ok(directory) = directory else {
         return;

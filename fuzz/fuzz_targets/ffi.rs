@@ -242,6 +242,7 @@ fn with_out<T: Copy + PartialEq + std::fmt::Debug>(
 }
 
 fuzz_target!(|calls: Vec<Call>| {
+    fixtures::let_the_library_catch_mail_parser_asserts();
     let net = fixtures::network();
     let keys: Vec<u8> = [
         fixtures::authority().public_key(),

@@ -3,285 +3,83 @@
 #
 #   sudo node/ci/e2e.sh          (from anywhere; CI calls it from .ci/run)
 #
-# It installs Postfix (non-interactively) if missing, TEMPORARILY rewrites
-# the system Postfix configuration (main.cf and master.cf are backed up and
-# restored on exit; no mail leaves the machine: default_transport is an
-# error), creates the system user `mixmailer`, and then:
-#   1. makes node and authority keys and a signed 3-layer directory with the CLI,
-#      starts 3 daemons (node1.test .. node3.test, one per layer);
+# It installs Postfix and OpenSSL (non-interactively) if missing, TEMPORARILY
+# rewrites the system Postfix configuration (main.cf and master.cf are backed
+# up and restored on exit; no mail leaves the machine: default_transport is
+# an error), creates the system user `mixmailer`, and then:
+#   1. makes node and authority keys, each node's signed descriptor (period
+#      keys made ahead in its key directory) and a 3-layer directory signed
+#      from the descriptors, all with the CLI,
+#      a throwaway CA and a TLS certificate per node domain, and starts 3
+#      daemons (node1.test .. node3.test, one per layer). Every carrier crosses
+#      a Postfix smtp -> smtpd leg with verified TLS (policy `secure`, the
+#      node's name checked against the CA) on 127.0.0.1:1003N, whose smtpd
+#      hands it over LMTP to node N's socket; the daemons submit over SMTP to
+#      127.0.0.1:10025. No recipient may appear on a command line meanwhile;
 #   2. sends a pEp-style message (Bcc, Received, User-Agent, Date) and finds it
-#      in bob's and carol's Maildirs with sanitized headers;
+#      in bob's and carol's Maildirs with sanitized headers (From rewritten
+#      to the exit, Reply-To the author, a new Message-ID);
 #   3. sends a larger message with longer delays, kills node 2 with SIGKILL while
 #      it holds packets, restarts it: the message arrives and every carrier
 #      reaches the exit;
-#   4. mails a carrier of step 2 to node 1 again: it is dropped as a replay.
+#   4. mails a carrier of step 2 to node 1 again: it is dropped as a replay;
+#      then moves the daemons' clocks (test_clock_offset_file) into the next
+#      key period, checks that each logs the rotation, and that a message
+#      built in the old period still arrives;
+#   5. checks Postfix's log: every node leg was TLS, verified.
+# The exit submits to a DKIM-signing Postfix instance, and the recipients'
+# provider (another instance) checks the signature and DMARC before filing
+# the mail (node/ci/dkim/lib.sh): run 1 checks dkim=pass and dmarc=pass
+# for node3.test.
 # Every wait has a timeout; the whole run (after the build) is bounded.
 # Set KEEP=1 to keep the work directory (logs, Maildirs) after success.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export DEBIAN_FRONTEND=noninteractive
+NET_NAME=e2e
+NET_PROFILE=debug
+NET_MEAN_DELAY=1
 LIMIT_SECS=${E2E_LIMIT_SECS:-300}
-
-step() { printf '\n=== e2e: %s ===\n' "$*"; }
-fail() {
-    echo "e2e: FAIL: $*" >&2
-    exit 1
+# The exit (node3) submits its deliveries to a DKIM-signing Postfix
+# instance (node/ci/dkim/lib.sh), which delivers to the recipients'
+# provider over SMTP; the provider checks DKIM and DMARC and files the
+# mail into $WORK/maildirs, where find_mail looks.
+declare -A NODE_SMTP=([3]="127.0.0.21:2525")
+net_cleanup_extra() {
+    [ "$OK" = 1 ] || DKIM_KEEP=1
+    declare -F dkim_teardown >/dev/null && dkim_teardown
+    return 0
 }
+# shellcheck source=node/ci/net.sh
+source "$(dirname "$0")/net.sh"
 
-[ "$(id -u)" = 0 ] || fail "must run as root: it installs and configures Postfix"
+step "DKIM signer for the exit's domain, provider checking DKIM and DMARC"
+export EXIT_DOMAIN=node3.test EXIT_MAILBOX=mix@node3.test \
+    PROVIDER_MAILDIRS="$WORK/maildirs" PROVIDER_MAIL_USER=mixmailer \
+    DKIM_WORK="$WORK/dkim" EXIT_SMTP_ADDR=127.0.0.21 EXIT_SMTP_PORT=2525
+# shellcheck source=node/ci/dkim/lib.sh
+. "$ROOT/node/ci/dkim/lib.sh"
+dkim_setup_all || fail "DKIM setup failed"
 
-# ---------------------------------------------------------------- install
-step "install Postfix"
-if ! command -v postconf >/dev/null 2>&1 || [ ! -x /usr/sbin/sendmail ]; then
-    debconf-set-selections <<'EOF'
-postfix postfix/main_mailer_type select Local only
-postfix postfix/mailname string mixmailer-e2e.test
-EOF
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends postfix >/dev/null
-fi
-postconf -h mail_version
+check_directory_cli
 
-step "build mixmailer-node"
-(cd "$ROOT" && cargo build -q -p mixmailer-node)
-SECONDS=0
-
-WORK=$(mktemp -d /tmp/mixmailer-e2e.XXXXXX)
-chmod 755 "$WORK"
-mkdir -p "$WORK/bin" "$WORK/etc" "$WORK/postfix"
-install -m 0755 "${CARGO_TARGET_DIR:-$ROOT/target}/debug/mixmailer-node" "$WORK/bin/mixmailer-node"
-BIN="$WORK/bin/mixmailer-node"
-# Postfix writes its log only below /var (maillog_file_prefixes).
-MAILLOG=/var/log/mixmailer-e2e.maillog
-: >"$MAILLOG"
-
-if ! id mixmailer >/dev/null 2>&1; then
-    useradd --system --home-dir /nonexistent --no-create-home \
-        --shell /usr/sbin/nologin mixmailer
-fi
-MIX_UID=$(id -u mixmailer)
-MIX_GID=$(id -g mixmailer)
-
-# The cleanup empties the Postfix queue: make sure it only holds our mail.
-QUEUE_DIR=$(postconf -h queue_directory)
-if [ -n "$(find "$QUEUE_DIR"/{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | head -n 1)" ]; then
-    fail "the Postfix queue in $QUEUE_DIR is not empty; run this test on a throwaway machine"
-fi
-
-declare -A PID=()
-cp /etc/postfix/main.cf "$WORK/postfix/main.cf.orig"
-cp /etc/postfix/master.cf "$WORK/postfix/master.cf.orig"
-POSTFIX_WAS_RUNNING=0
-postfix status >/dev/null 2>&1 && POSTFIX_WAS_RUNNING=1
-OK=0
-
-cleanup() {
-    set +e
-    for n in "${!PID[@]}"; do
-        kill -TERM "${PID[$n]}" 2>/dev/null
+# No process may show a final recipient on its command line (any local
+# user can read them): scan all of them for the whole run. The pattern's
+# brackets keep the scanning grep from matching its own command line.
+: >"$WORK/cmdline-hits"
+(
+    while :; do
+        grep -l -a -e 'bob@exampl[e].test' -e 'carol@exampl[e].test' /proc/[0-9]*/cmdline \
+            >>"$WORK/cmdline-hits" 2>/dev/null
+        sleep 0.05
     done
-    for n in "${!PID[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "${PID[$n]}" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "${PID[$n]}" 2>/dev/null
-    done
-    postfix stop >/dev/null 2>&1
-    # Drop what the test left queued, then give the system its config back.
-    postsuper -d ALL >/dev/null 2>&1
-    cp "$WORK/postfix/main.cf.orig" /etc/postfix/main.cf
-    cp "$WORK/postfix/master.cf.orig" /etc/postfix/master.cf
-    [ "$POSTFIX_WAS_RUNNING" = 1 ] && postfix start >/dev/null 2>&1
-    if [ "$OK" = 1 ] && [ -z "${KEEP:-}" ]; then
-        rm -rf "$WORK" "$MAILLOG"
-    else
-        echo "e2e: work directory kept: $WORK" >&2
-        if [ "$OK" != 1 ]; then
-            for n in 1 2 3; do
-                echo "--- node$n log (last 30 lines) ---" >&2
-                tail -n 30 "$WORK/node$n/log" 2>/dev/null >&2
-            done
-            echo "--- postfix log (last 40 lines) ---" >&2
-            tail -n 40 "$MAILLOG" 2>/dev/null >&2
-        fi
-    fi
-}
-trap cleanup EXIT
-
-# log_has_since FILE FIRST-LINE TEXT: TEXT occurs in FILE from FIRST-LINE on.
-# (grep -c reads to the end: `| grep -q` could kill tail with SIGPIPE,
-# which pipefail turns into a failure.)
-log_has_since() {
-    [ "$(tail -n +"$2" "$1" | grep -c -F -e "$3")" -gt 0 ]
-}
-
-check_time() {
-    [ "$SECONDS" -le "$LIMIT_SECS" ] || fail "took more than $LIMIT_SECS s"
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
-wait_for() {
-    local limit=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after $limit s waiting for $what"
-        check_time
-        sleep 0.2
-    done
-}
-
-# ---------------------------------------------------------------- keys, directory
-step "keys and a signed 3-layer directory (mean delay 1 s)"
-AUTH_PUB=$("$BIN" keygen authority --out "$WORK/etc/authority.key")
-[ "$(stat -c %a "$WORK/etc/authority.key")" = 600 ] || fail "authority key file is not mode 600"
-declare -A NODE_PUB=()
-for n in 1 2 3; do
-    mkdir -p "$WORK/node$n"
-    NODE_PUB[$n]=$("$BIN" keygen node --out "$WORK/node$n/node.key")
-done
-if "$BIN" keygen node --out "$WORK/node1/node.key" >/dev/null 2>&1; then
-    fail "keygen overwrote an existing key"
-fi
-
-write_source() { # mean delay
-    cat >"$WORK/etc/directory.toml" <<EOF
-network = "e2e"
-valid_days = 1
-hops = 3
-payload_size = 2048
-mean_delay = $1
-
-[[node]]
-nickname = "node1"
-layer = 1
-address = "mix@node1.test"
-key = "${NODE_PUB[1]}"
-
-[[node]]
-nickname = "node2"
-layer = 2
-address = "mix@node2.test"
-key = "${NODE_PUB[2]}"
-
-[[node]]
-nickname = "node3"
-layer = 3
-address = "mix@node3.test"
-key = "${NODE_PUB[3]}"
-EOF
-}
-write_source 1
-"$BIN" directory sign --source "$WORK/etc/directory.toml" \
-    --key "$WORK/etc/authority.key" --out "$WORK/etc/directory.txt"
-chmod 644 "$WORK/etc/directory.txt"
-"$BIN" directory verify "$WORK/etc/directory.txt" --trusted "$AUTH_PUB" |
-    tee "$WORK/etc/verify.out"
-grep -q "mean-delay:   1 s" "$WORK/etc/verify.out" || fail "directory verify summary is wrong"
-WRONG_KEY=$("$BIN" keygen authority --out "$WORK/etc/other.key")
-if "$BIN" directory verify "$WORK/etc/directory.txt" --trusted "$WRONG_KEY" 2>"$WORK/etc/verify.err"; then
-    fail "a directory verified against an untrusted authority"
-fi
-echo "refused as expected: $(cat "$WORK/etc/verify.err")"
-
-for n in 1 2 3; do
-    cat >"$WORK/node$n/node.toml" <<EOF
-address = "mix@node$n.test"
-key_file = "$WORK/node$n/node.key"
-directory_file = "$WORK/etc/directory.txt"
-trusted_authorities = ["$AUTH_PUB"]
-threshold = 1
-spool_dir = "$WORK/node$n/spool"
-max_store_bytes = 268435456
-log_level = "info"
-
-[outgoing]
-sendmail = "/usr/sbin/sendmail"
-EOF
-    chown -R mixmailer:mixmailer "$WORK/node$n"
-    chmod 700 "$WORK/node$n"
-done
-# The pipe transport runs `receive` as mixmailer; it must read the configs.
-chmod 711 "$WORK"
-
-# ---------------------------------------------------------------- postfix
-# All mail enters through sendmail and leaves through pipe and virtual, so
-# no SMTP listener is needed (and a busy port 25 cannot break the test).
-step "configure Postfix for loopback only"
-mkdir -p "$WORK/maildirs"
-chown mixmailer:mixmailer "$WORK/maildirs"
-cat >"$WORK/postfix/transport" <<'EOF'
-node1.test mixnode1:
-node2.test mixnode2:
-node3.test mixnode3:
-EOF
-cat >"$WORK/postfix/vmailbox" <<'EOF'
-alice@example.test alice/
-bob@example.test bob/
-carol@example.test carol/
-EOF
-postconf -e \
-    "maillog_file = $MAILLOG" \
-    "myhostname = mixmailer-e2e.test" \
-    "inet_interfaces = loopback-only" \
-    "master_service_disable = inet" \
-    "inet_protocols = ipv4" \
-    "mydestination =" \
-    "relayhost =" \
-    "relay_domains =" \
-    "mynetworks = 127.0.0.0/8" \
-    "default_transport = error:mixmailer e2e test: no mail leaves this machine" \
-    "transport_maps = texthash:$WORK/postfix/transport" \
-    "virtual_mailbox_domains = example.test" \
-    "virtual_mailbox_base = $WORK/maildirs" \
-    "virtual_mailbox_maps = texthash:$WORK/postfix/vmailbox" \
-    "virtual_minimum_uid = $MIX_UID" \
-    "virtual_uid_maps = static:$MIX_UID" \
-    "virtual_gid_maps = static:$MIX_GID" \
-    "queue_run_delay = 2s" \
-    "minimal_backoff_time = 2s" \
-    "maximal_backoff_time = 4s" \
-    "smtputf8_enable = no"
-for n in 1 2 3; do
-    postconf -M "mixnode$n/unix=mixnode$n unix - n n - - pipe user=mixmailer argv=$BIN receive --config $WORK/node$n/node.toml"
-done
-postfix check || fail "postfix check failed (see $MAILLOG)"
-if postfix status >/dev/null 2>&1; then
-    postfix reload
-else
-    postfix start
-fi
-wait_for 20 "Postfix to run" postfix status
-
-# ---------------------------------------------------------------- daemons
-start_node() {
-    local n=$1
-    setpriv --reuid=mixmailer --regid=mixmailer --init-groups \
-        "$BIN" run --config "$WORK/node$n/node.toml" >>"$WORK/node$n/log" 2>&1 &
-    PID[$n]=$!
-    # Not just the socket file: a killed daemon leaves its socket behind.
-    wait_for 20 "node$n to answer status" node_running "$n"
-}
-node_running() { [ "$(status_field "$1" status)" = "daemon running" ]; }
-status_field() { # node field-label
-    "$BIN" status --config "$WORK/node$1/node.toml" | awk -F': *' -v k="$2" '$1 == k {print $2}'
-}
-
-step "start 3 daemons"
-for n in 1 2 3; do
-    start_node "$n"
-    grep -q "started node node$n (layer $n of 3)" "$WORK/node$n/log" ||
-        fail "node$n did not log its start"
-done
-[ "$(stat -c %a "$WORK/node1/spool")" = 700 ] || fail "spool directory is not mode 700"
+) &
+WATCHER=$!
 
 # ---------------------------------------------------------------- run 0
-step "run 0: Postfix plumbing (pipe to node1, Maildir for alice)"
+step "run 0: Postfix plumbing (TLS and LMTP to node1, Maildir for alice)"
 printf 'From: root@localhost\r\nTo: mix@node1.test\r\nSubject: not a carrier\r\n\r\nhello\r\n' |
     /usr/sbin/sendmail -i -f root@mixmailer-e2e.test -- mix@node1.test
-wait_for 30 "node1 to drop a non-carrier handed over by Postfix's pipe" \
+wait_for 30 "node1 to drop a non-carrier handed over by Postfix's lmtp" \
     grep -q "dropped a carrier: carrier email: no" "$WORK/node1/log"
 printf 'From: root@localhost\r\nTo: alice@example.test\r\nSubject: plumbing\r\n\r\nhello\r\n' |
     /usr/sbin/sendmail -i -f root@mixmailer-e2e.test -- alice@example.test
@@ -328,6 +126,9 @@ BOB1=$(find_mail bob "$TOKEN1")
 CAROL1=$(find_mail carol "$TOKEN1")
 echo "delivered: $BOB1"
 header_of "$BOB1"
+# Signed by the exit's domain and judged by the provider: DMARC aligned.
+check_authentication "$BOB1" || fail "bob's copy did not pass DKIM and DMARC for node3.test"
+check_authentication "$CAROL1" || fail "carol's copy did not pass DKIM and DMARC for node3.test"
 for f in "$BOB1" "$CAROL1"; do
     h=$(header_of "$f")
     grep -qi '^User-Agent:' <<<"$h" && fail "User-Agent reached the recipient ($f)"
@@ -337,6 +138,14 @@ for f in "$BOB1" "$CAROL1"; do
     grep -Eq '^Date: .*[0-9]{2}:[0-9]{2}:[0-9]{2} \+0000$' <<<"$h" || fail "no +0000 Date in $f"
     grep -q '^X-pEp-Version: 2.1$' <<<"$h" || fail "X-pEp-Version was not kept in $f"
     grep -q "^Subject: $TOKEN1\$" <<<"$h" || fail "Subject missing in $f"
+    # The exit sends as itself (DMARC-aligned), names the author in the
+    # display name and keeps her address for replies; the sender's
+    # Message-ID is replaced.
+    grep -q '^From: "Alice via node3.test" <mix@node3.test>$' <<<"$h" ||
+        fail "From was not rewritten to the exit in $f"
+    grep -qi '^Reply-To:.*alice@example.test' <<<"$h" || fail "no Reply-To naming the author in $f"
+    grep -q "^Message-ID: <$TOKEN1@example.test>" <<<"$h" && fail "the sender's Message-ID reached the recipient ($f)"
+    grep -qi '^Message-ID: <.*>' <<<"$h" || fail "no Message-ID in $f"
     grep -q "^this is $TOKEN1, through three mix nodes." "$f" || fail "body missing in $f"
 done
 wait_for 10 "node1 to log a forward" grep -q "forwarded a packet to mix@node2.test" "$WORK/node1/log"
@@ -354,11 +163,7 @@ echo "run 1 passed after $SECONDS s"
 
 # ---------------------------------------------------------------- run 2
 step "run 2: node2 killed -9 while it holds packets (mean delay 8 s)"
-write_source 8
-"$BIN" directory sign --source "$WORK/etc/directory.toml" \
-    --key "$WORK/etc/authority.key" --out "$WORK/etc/directory.next"
-chmod 644 "$WORK/etc/directory.next"
-mv "$WORK/etc/directory.next" "$WORK/etc/directory.txt"
+sign_directory 8
 for n in 1 2 3; do kill -HUP "${PID[$n]}"; done
 for n in 1 2 3; do
     wait_for 10 "node$n to load the new directory" grep -q "loaded a new directory" "$WORK/node$n/log"
@@ -385,7 +190,7 @@ wait_for 90 "node2 to hold a packet" node2_holds
 kill -KILL "${PID[2]}"
 wait "${PID[2]}" 2>/dev/null || true
 unset 'PID[2]'
-"$BIN" status --config "$WORK/node2/node.toml" | tee "$WORK/node2/status.offline"
+as_daemon_user "$BIN" status --config "$WORK/node2/node.toml" | tee "$WORK/node2/status.offline"
 grep -q "daemon NOT running" "$WORK/node2/status.offline" || fail "status did not notice the dead daemon"
 HELD=$(awk -F': *' '$1 == "packets waiting" {print $2}' "$WORK/node2/status.offline")
 [ "$HELD" -ge 1 ] || fail "node2's store lost its packets in the crash"
@@ -416,7 +221,55 @@ grep "dropped a packet: replay" "$WORK/node1/log" | tail -n 1
 sleep 2
 [ "$(status_field 1 'packets waiting')" = 0 ] || fail "node1 spooled a replayed packet"
 
+# ---------------------------------------------------------------- run 4
+step "run 4: the nodes' clocks move into the next key period; a message sent in the old one still arrives"
+NOW=$(date +%s)
+if [ $((NOW % KEY_PERIOD)) -lt 300 ]; then
+    # The directory (valid for a day from its signing) would end before the
+    # nodes' moved clocks; too close to the boundary to move them there.
+    echo "skipped: less than 5 minutes after a key-period boundary"
+else
+    NEXT=$((NOW / KEY_PERIOD + 1))
+    echo "$((NEXT * KEY_PERIOD - NOW + 5))" >"$WORK/etc/clock"
+    chmod 644 "$WORK/etc/clock"
+    for n in 1 2 3; do
+        wait_for 20 "node$n to rotate into key period $NEXT" \
+            grep -q "key period $NEXT began" "$WORK/node$n/log"
+    done
+    grep -h "key period $NEXT began" "$WORK"/node*/log | head -n 1
+    TOKEN4="e2e-rotate-$(date +%s)-$RANDOM"
+    printf 'From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: %s\r\n\r\n%s\r\n' \
+        "$TOKEN4" "$TOKEN4" >"$WORK/message4.eml"
+    # Built with the real clock (period NEXT - 1), which the nodes accept
+    # for one more period.
+    "$BIN" send --directory "$WORK/etc/directory.txt" --trusted "$AUTH_PUB" \
+        --from alice@example.test --route node1,node2,node3 "$WORK/message4.eml"
+    wait_for 90 "run 4 message in bob's Maildir" has_mail bob "$TOKEN4"
+    echo "run 4 passed after $SECONDS s"
+fi
+
+# ---------------------------------------------------------------- TLS, cmdline
+step "every node leg was verified TLS; no recipient on a command line"
+for n in 1 2 3; do
+    port=$((NODE_PORT_BASE + n))
+    log_has_since "$MAILLOG" 1 "Verified TLS connection established to 127.0.0.1[127.0.0.1]:$port" ||
+        fail "no verified TLS connection to node$n's listener (port $port) in $MAILLOG"
+    log_has_since "$MAILLOG" 1 "TLS connection established from localhost[127.0.0.1]" ||
+        fail "the node listeners logged no TLS session"
+    [ "$(grep -F "[$WORK/lmtp/node$n.sock]" "$MAILLOG" | grep -c 'status=sent (250 2.0.0 accepted')" -gt 0 ] ||
+        fail "no carrier was handed to node$n over LMTP"
+done
+grep "Verified TLS connection established" "$MAILLOG" | tail -n 3
+if grep -E "(Untrusted|Anonymous|Trusted) TLS connection established to" "$MAILLOG"; then
+    fail "a node leg used TLS without verifying the node's name"
+fi
+kill "$WATCHER" 2>/dev/null || true
+WATCHER=
+if [ -s "$WORK/cmdline-hits" ]; then
+    fail "a final recipient appeared on a command line: $(sort -u "$WORK/cmdline-hits" | head -n 3)"
+fi
+
 check_time
 OK=1
 echo "e2e: finished in $SECONDS s after the build"
-echo "e2e: 4 passed, 0 failed"
+echo "e2e: 6 passed, 0 failed"

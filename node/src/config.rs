@@ -82,24 +82,44 @@ pub struct Config {
     pub outgoing: Outgoing,
 }
 
-/// Incoming mail: the MTA runs `mixmailer-node receive`, which talks to
-/// the daemon over this Unix socket.
+/// Incoming mail. The MTA delivers carriers over LMTP to `lmtp_socket`
+/// (Postfix's `lmtp` client, connections cached); `mixmailer-node receive`
+/// (for a `pipe(8)` transport, one process per carrier) and `status` use
+/// `socket`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Incoming {
-    /// The socket path; default `<spool_dir>/node.sock`.
+    /// The socket of `receive` and `status`; default `<spool_dir>/node.sock`.
     pub socket: Option<PathBuf>,
+    /// The LMTP socket the MTA delivers to; none when absent. It must be
+    /// outside the spool directory (mode 0700, which the MTA cannot
+    /// enter): e.g. `/run/mixmailer/lmtp.sock` in a directory of group
+    /// `postfix` with the set-group-ID bit, so the socket (mode 0660) gets
+    /// that group.
+    pub lmtp_socket: Option<PathBuf>,
     /// Largest carrier email accepted, in bytes (default 1 MiB).
     pub max_email_bytes: Option<usize>,
 }
 
-/// Outgoing mail: submitted with the MTA's sendmail interface.
+/// Outgoing mail: submitted over SMTP to the local MTA (default
+/// `127.0.0.1:25`), or, when `sendmail` is set, with the MTA's sendmail
+/// program, which puts recipients on a command line every local user can
+/// read (see docs/operating.md); set one of the two.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outgoing {
-    /// The sendmail program (`/usr/sbin/sendmail`).
-    #[serde(default = "default_sendmail")]
-    pub sendmail: PathBuf,
+    /// The MTA's SMTP listener as `host:port` (plain SMTP: keep it on
+    /// loopback). Default `127.0.0.1:25` when `sendmail` is not set.
+    pub smtp: Option<String>,
+    /// SMTP sessions kept open to the MTA (default 4).
+    #[serde(default = "default_smtp_connections")]
+    pub smtp_connections: u32,
+    /// Seconds one SMTP command may take before the submission is retried
+    /// later (default 120).
+    #[serde(default = "default_sendmail_timeout")]
+    pub smtp_timeout_secs: u64,
+    /// The sendmail program (e.g. `/usr/sbin/sendmail`), instead of SMTP.
+    pub sendmail: Option<PathBuf>,
     /// Envelope sender of exit deliveries; default the node's own address,
     /// whose bounces come back to the node and are dropped.
     pub delivery_sender: Option<String>,
@@ -111,9 +131,35 @@ pub struct Outgoing {
 impl Default for Outgoing {
     fn default() -> Self {
         Outgoing {
-            sendmail: default_sendmail(),
+            smtp: None,
+            smtp_connections: default_smtp_connections(),
+            smtp_timeout_secs: default_sendmail_timeout(),
+            sendmail: None,
             delivery_sender: None,
             sendmail_timeout_secs: default_sendmail_timeout(),
+        }
+    }
+}
+
+/// The MTA's SMTP listener used when nothing is configured.
+pub const DEFAULT_SMTP: &str = "127.0.0.1:25";
+
+/// How the daemon submits, from `[outgoing]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitMethod {
+    /// SMTP to `host:port`.
+    Smtp(String),
+    /// The sendmail program.
+    Sendmail(PathBuf),
+}
+
+impl Outgoing {
+    /// The configured submission method.
+    pub fn method(&self) -> SubmitMethod {
+        match (&self.smtp, &self.sendmail) {
+            (_, Some(program)) if self.smtp.is_none() => SubmitMethod::Sendmail(program.clone()),
+            (Some(server), _) => SubmitMethod::Smtp(server.clone()),
+            (None, _) => SubmitMethod::Smtp(DEFAULT_SMTP.to_owned()),
         }
     }
 }
@@ -127,8 +173,8 @@ fn default_max_store_bytes() -> u64 {
 fn default_log_level() -> String {
     "info".to_owned()
 }
-fn default_sendmail() -> PathBuf {
-    PathBuf::from(DEFAULT_SENDMAIL)
+fn default_smtp_connections() -> u32 {
+    4
 }
 fn default_sendmail_timeout() -> u64 {
     120
@@ -206,6 +252,33 @@ impl Config {
         config
             .trusted_keys()
             .map_err(|e| invalid("trusted_authorities", e))?;
+        if config.outgoing.smtp.is_some() && config.outgoing.sendmail.is_some() {
+            return Err(invalid(
+                "outgoing.smtp",
+                "set either `smtp` or `sendmail` in [outgoing], not both".to_owned(),
+            ));
+        }
+        if let SubmitMethod::Smtp(server) = config.outgoing.method() {
+            crate::submit::host_port(&server).map_err(|e| invalid("outgoing.smtp", e))?;
+        }
+        if config.outgoing.smtp_connections == 0 {
+            return Err(invalid(
+                "outgoing.smtp_connections",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if let Some(lmtp) = &config.incoming.lmtp_socket {
+            if lmtp.starts_with(&config.spool_dir) {
+                return Err(invalid(
+                    "incoming.lmtp_socket",
+                    format!(
+                        "{} is inside spool_dir, which only the node's user may enter; \
+                         put it where the MTA can reach it (see docs/operating.md)",
+                        lmtp.display()
+                    ),
+                ));
+            }
+        }
         if config.threshold == 0 || config.threshold > config.trusted_authorities.len() {
             return Err(invalid(
                 "threshold",
@@ -312,7 +385,11 @@ mod tests {
         let c = Config::parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(c.threshold, 1);
         assert_eq!(c.socket_path(), Path::new("/var/spool/m/node.sock"));
-        assert_eq!(c.outgoing.sendmail, Path::new(DEFAULT_SENDMAIL));
+        assert_eq!(
+            c.outgoing.method(),
+            SubmitMethod::Smtp("127.0.0.1:25".into())
+        );
+        assert_eq!(c.incoming.lmtp_socket, None);
         assert_eq!(c.delivery_sender(), "mix@node1.test");
     }
 
@@ -345,5 +422,55 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn base() -> String {
+        format!(
+            "address = \"mix@node1.test\"\nkey_file = \"/k\"\ndirectory_file = \"/d\"\n\
+             trusted_authorities = [\"{KEY}\"]\nspool_dir = \"/s\"\n"
+        )
+    }
+
+    #[test]
+    fn sendmail_alone_selects_the_sendmail_program() {
+        let text = format!("{}[outgoing]\nsendmail = \"/usr/sbin/sendmail\"\n", base());
+        let c = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(
+            c.outgoing.method(),
+            SubmitMethod::Sendmail("/usr/sbin/sendmail".into())
+        );
+        let text = format!("{}[outgoing]\nsmtp = \"127.0.0.1:10025\"\n", base());
+        let c = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(
+            c.outgoing.method(),
+            SubmitMethod::Smtp("127.0.0.1:10025".into())
+        );
+    }
+
+    #[test]
+    fn smtp_and_sendmail_together_are_refused() {
+        let text = format!(
+            "{}[outgoing]\nsmtp = \"127.0.0.1:25\"\nsendmail = \"/usr/sbin/sendmail\"\n",
+            base()
+        );
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn smtp_server_with_a_bad_port_is_refused() {
+        let text = format!("{}[outgoing]\nsmtp = \"127.0.0.1:smtp\"\n", base());
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        assert!(
+            err.to_string().contains("outgoing.smtp") && err.to_string().contains("port"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lmtp_socket_inside_the_spool_is_refused() {
+        let text = format!("{}[incoming]\nlmtp_socket = \"/s/lmtp.sock\"\n", base());
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("incoming.lmtp_socket"), "{err}");
     }
 }

@@ -1,19 +1,22 @@
 //! `mixmailer-node`: a MixMailer mix node that runs behind a real MTA.
 //!
-//! The MTA (Postfix, through a `pipe(8)` transport) hands each carrier
-//! email to `mixmailer-node receive`, which passes it over a Unix socket to
-//! the daemon (`mixmailer-node run`). The daemon processes it with the
-//! library's [`mixmailer::MixNode`], commits the result to its redb store in
-//! one transaction, and only then lets `receive` exit 0; any failure exits
-//! with EX_TEMPFAIL so the MTA keeps the mail and retries. When a packet's
-//! time comes the daemon submits it through the MTA's `sendmail`, and
-//! removes it only after `sendmail` succeeded.
+//! The MTA (Postfix's `lmtp` client) delivers carrier emails over LMTP to
+//! a Unix socket of the daemon (`mixmailer-node run`); alternatively a
+//! `pipe(8)` transport runs `mixmailer-node receive` per carrier. The
+//! daemon processes carriers with the library's [`mixmailer::MixNode`],
+//! commits the results to its redb store (carriers that arrive together in
+//! one transaction), and only then answers 250 per recipient (or lets
+//! `receive` exit 0); any failure is a temporary one, so the MTA keeps the
+//! mail and retries. When a packet's time comes the daemon submits it over
+//! SMTP to the local MTA (or with its `sendmail`), and removes it only
+//! after the MTA accepted it.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod daemon;
 pub mod directory_file;
 pub mod keyfile;
+pub mod lmtp;
 pub mod protocol;
 pub mod receive;
 pub mod send;

@@ -49,7 +49,7 @@ pub fn send(
         Some(names) => directory.route(names).map_err(Error::from)?,
         None => {
             let mut rng =
-                ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng).map_err(Error::Randomness)?; // v2-compile-fix
+                ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng).map_err(Error::Randomness)?;
             directory.random_route(&mut rng).map_err(Error::from)?
         }
     };

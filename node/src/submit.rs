@@ -1,7 +1,18 @@
-//! Handing mail to the MTA through its sendmail interface
-//! (`sendmail -i -f <sender> -- <recipients>`): the MTA then owns it,
-//! with its own queue, retries, DNS and TLS.
+//! Handing mail to the MTA, which then owns it with its own queue,
+//! retries, DNS and TLS.
+//!
+//! The daemon submits over SMTP ([`Smtp`]): one long-lived connection to
+//! the local MTA carries many messages, and the recipients travel inside
+//! the SMTP session, where no other local user can read them (on a command
+//! line they are visible to everyone in `/proc/*/cmdline`). The sendmail
+//! interface ([`Sendmail`], `sendmail -i -f <sender> -- <recipients>`)
+//! remains for the `send` test client and for MTAs without an SMTP
+//! listener; it starts one process per message and shows the recipients.
 
+use lettre::address::{Address, Envelope};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{SmtpTransport, Transport};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -46,12 +57,24 @@ pub enum SubmitError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// An address could be mistaken for an option or header by sendmail:
-    /// retrying will not help.
-    #[error("address number {index} is not a plain mailbox (empty, starts with '-', or has spaces or control characters)")]
+    /// An address could be mistaken for an option or header by sendmail,
+    /// or is not a mailbox SMTP can carry: retrying will not help.
+    #[error("address number {index} is not a plain mailbox (empty, starts with '-', has spaces or control characters, or is not local@domain)")]
     BadAddress {
         /// 1-based position among sender and recipients.
         index: usize,
+    },
+    /// The SMTP session failed: connection refused or lost, timeout, or a
+    /// refusal. Even a 5xx reply is temporary here: the MTA is the node's
+    /// own, on loopback, so a refusal means its configuration is wrong
+    /// (relay denied, size limit), which the operator fixes; dropping the
+    /// item would lose mail the node accepted.
+    #[error("submitting to the MTA at {server} failed: {detail}")]
+    Smtp {
+        /// host:port of the MTA.
+        server: String,
+        /// What went wrong, when it may be logged.
+        detail: String,
     },
 }
 
@@ -59,6 +82,141 @@ impl SubmitError {
     /// Whether trying again later may succeed.
     pub fn is_temporary(&self) -> bool {
         !matches!(self, SubmitError::BadAddress { .. })
+    }
+}
+
+/// Submission over SMTP to the local MTA (lettre's synchronous transport
+/// with a connection pool): connections stay open between messages, so a
+/// busy node pays for one TCP and SMTP handshake per many carriers.
+#[derive(Clone)]
+pub struct Smtp {
+    transport: SmtpTransport,
+    server: String,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+/// Splits `host:port`; a bare host gets port 25.
+pub(crate) fn host_port(server: &str) -> Result<(String, u16), String> {
+    // "[::1]:25" keeps its brackets off the host name.
+    let (host, port) = match server.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("{server:?}: port {p:?} is not a number from 1 to 65535"))?;
+            (h, port)
+        }
+        _ => (server, 25),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || port == 0 {
+        return Err(format!("{server:?} is not host:port"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+impl Smtp {
+    /// Submits to `server` (`host:port`, plain SMTP: meant for the MTA on
+    /// loopback), greeting it as `hello_name`, giving up on a command after
+    /// `timeout`. Keeps up to `connections` sessions open.
+    pub fn new(
+        server: &str,
+        hello_name: &str,
+        timeout: Duration,
+        connections: u32,
+    ) -> Result<Smtp, String> {
+        let (host, port) = host_port(server)?;
+        let transport = SmtpTransport::builder_dangerous(host)
+            .port(port)
+            .hello_name(ClientId::Domain(hello_name.to_owned()))
+            .timeout(Some(timeout))
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(connections.max(1))
+                    .idle_timeout(Duration::from_secs(60)),
+            )
+            .build();
+        Ok(Smtp {
+            transport,
+            server: server.to_owned(),
+        })
+    }
+
+    /// Submits `message` from `sender` to `recipients`. When `quiet` the
+    /// MTA's replies (which may name a recipient) are kept out of the error.
+    pub fn submit(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        message: &[u8],
+        quiet: bool,
+    ) -> Result<(), SubmitError> {
+        let mailbox = |index: usize, a: &str| -> Result<Address, SubmitError> {
+            if !plain_mailbox(a) {
+                return Err(SubmitError::BadAddress { index });
+            }
+            a.parse::<Address>()
+                .map_err(|_| SubmitError::BadAddress { index })
+        };
+        let from = mailbox(1, sender)?;
+        let to = recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| mailbox(i + 2, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope =
+            Envelope::new(Some(from), to).map_err(|_| SubmitError::BadAddress { index: 2 })?;
+        match self.transport.send_raw(&envelope, message) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let detail = if quiet {
+                    match e.status() {
+                        Some(code) => {
+                            format!("reply {code} (text withheld: it may name a recipient)")
+                        }
+                        None => "no reply (details withheld: they may name a recipient)".to_owned(),
+                    }
+                } else {
+                    e.to_string()
+                };
+                Err(SubmitError::Smtp {
+                    server: self.server.clone(),
+                    detail,
+                })
+            }
+        }
+    }
+}
+
+/// How the daemon hands mail to the MTA.
+#[derive(Clone, Debug)]
+pub enum Submitter {
+    /// SMTP to the local MTA (the default).
+    Smtp(Smtp),
+    /// The sendmail program (recipients on its command line).
+    Sendmail(Sendmail),
+}
+
+impl Submitter {
+    /// Submits `message` from `sender` to `recipients`; `quiet` keeps what
+    /// the MTA said (it may name a recipient) out of the error.
+    pub fn submit(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        message: &[u8],
+        quiet: bool,
+    ) -> Result<(), SubmitError> {
+        match self {
+            Submitter::Smtp(s) => s.submit(sender, recipients, message, quiet),
+            Submitter::Sendmail(s) => s.submit(sender, recipients, message, quiet),
+        }
     }
 }
 

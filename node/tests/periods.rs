@@ -443,6 +443,17 @@ fn replay_storage_after_10000_packets_over_four_periods_holds_two_periods_at_mos
             node.store_mut().commit().unwrap();
             most = most.max(node.store_mut().stats().unwrap().replay_tags);
         }
+        // For docs/performance.md: the database file after each period.
+        let bytes = std::fs::metadata(dir.path().join("spool.redb"))
+            .unwrap()
+            .len();
+        eprintln!(
+            "after period {} ({} packets): {} replay tags, spool.redb {} bytes",
+            k + 1,
+            2_500 * (k + 1),
+            node.store_mut().stats().unwrap().replay_tags,
+            bytes
+        );
     }
     assert_eq!(most, 5_000, "at most two periods of 2 500 tags at any time");
     assert_eq!(node.store_mut().stats().unwrap().replay_tags, 5_000);

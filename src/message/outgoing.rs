@@ -1,6 +1,7 @@
 //! The sender's side of SPEC 6: what leaves the author's machine.
 
 use super::edit::Edit;
+use super::header::check_header_limits;
 use super::mailbox::Mailbox;
 use super::mime::scrub_message;
 use super::policy::{
@@ -73,6 +74,12 @@ pub fn prepare_outgoing<R: CryptoRng + ?Sized>(
     let message_id = message_id(&random, exit.domain());
     let (edits, removed) = header_edits(&text, &head, encrypted_pep, &message_id);
     let message = scrub_message(&text, edits, rng)?;
+    // Fuzz finding (fuzz target `outgoing`): the new Message-ID (a field
+    // more when there was none, a longer value otherwise) and CRLF line
+    // endings can take a header that was within the limits over them. The
+    // exit checks the limits on what it receives and would drop the
+    // message after the sender was told it was sent: refuse it here.
+    check_header_limits(&message)?;
     Ok(Outgoing {
         message,
         recipients,
@@ -114,4 +121,51 @@ fn header_edits(
         edits.push(Edit::insert(0, new_field.into_bytes()));
     }
     (edits, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn prepare(message: &[u8]) -> Result<Outgoing, MessageError> {
+        let exit = Mailbox::parse("relay@exit.example").unwrap();
+        prepare_outgoing(message, &exit, &mut ChaCha20Rng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn a_header_the_new_message_id_takes_over_the_field_limit_is_refused() {
+        let with_fields = |fields: usize| {
+            let mut message = b"From: a@example.org\r\nTo: b@example.net\r\n".to_vec();
+            message.extend(b"Subject: x\r\n".repeat(fields - 2));
+            message.extend(b"\r\nbody\r\n");
+            message
+        };
+        assert_eq!(
+            prepare(&with_fields(MAX_HEADER_FIELDS)),
+            Err(MessageError::TooManyHeaderFields {
+                max: MAX_HEADER_FIELDS
+            })
+        );
+        // One field fewer leaves room for the Message-ID.
+        assert!(prepare(&with_fields(MAX_HEADER_FIELDS - 1)).is_ok());
+    }
+
+    #[test]
+    fn a_header_crlf_takes_over_the_byte_limit_is_refused() {
+        let mut message = b"From: a@example.org\nTo: b@example.net\n".to_vec();
+        let line = [b"X-pEp-F: ".as_slice(), &[b'a'; 254], b"\n"].concat();
+        while message.len() + line.len() < MAX_HEADER_BYTES - 2 {
+            message.extend_from_slice(&line);
+        }
+        message.extend(b"\nbody\n");
+        assert_eq!(
+            prepare(&message),
+            Err(MessageError::HeaderTooLarge {
+                max: MAX_HEADER_BYTES
+            })
+        );
+    }
 }

@@ -1,5 +1,6 @@
-//! One carrier email: process it and commit everything it changes in one
-//! transaction, then answer. Only a committed result is `Accepted`.
+//! Carrier emails: process them and commit everything they change in one
+//! transaction (several carriers that arrived together share it), then
+//! answer. Only a committed result is `Accepted`.
 
 use super::{NodeState, Shared};
 use crate::protocol::Reply;
@@ -102,7 +103,8 @@ fn packet_hash(email: &[u8], payload_size: usize) -> [u8; 32] {
 /// A packet whose next hop this node's directory does not list may be
 /// for a node of a newer directory that this node has not loaded yet: the
 /// MTA is asked to retry for `grace` from the first refusal (tracked
-/// durably by the packet's hash), and after that it is dropped.
+/// durably by the packet's hash), and after that it is dropped. Called with
+/// no transaction open (the record commits on its own).
 fn unknown_next_hop(
     shared: &Shared,
     state: &mut NodeState,
@@ -127,104 +129,190 @@ fn unknown_next_hop(
     }
 }
 
-/// Processes `email` received at `now` (the wall clock; the test-only
-/// clock offset is applied here, for every caller) and commits the result.
-pub(crate) fn handle_carrier(shared: &Shared, email: &[u8], now: SystemTime) -> Reply {
-    let now = shared.config.clock(now);
-    let mut state = shared.lock();
-    let valid_until = state.node.directory().params().valid_until;
-    if now >= valid_until {
-        tracing::warn!("refusing a carrier for now: the directory has expired; install a new one (the MTA keeps the mail and retries)");
-        return Reply::TempFail("the node's directory has expired".into());
-    }
+/// What one carrier came to inside a transaction that is not yet committed.
+struct Processed {
+    reply: Reply,
+    log: String,
+    spooled: bool,
+}
+
+/// How processing a group of carriers in one transaction ended. Every
+/// variant but `Committed` has aborted the transaction.
+enum Group {
+    /// All of them are durable.
+    Committed(Vec<Processed>),
+    /// The carrier at this index must leave the group with this reply (it
+    /// is wrong for good, its next hop is unknown, or it hit a bug); the
+    /// other carriers' changes were rolled back with it.
+    Refused(usize, Reply),
+    /// The store failed: nobody in the group may be acknowledged.
+    Temporary(Reply),
+}
+
+/// Processes `emails` in one transaction and commits it.
+fn try_group(shared: &Shared, state: &mut NodeState, emails: &[&[u8]], now: SystemTime) -> Group {
     if let Err(e) = state.node.store_mut().begin() {
-        tracing::error!("refusing a carrier for now: {e}");
-        return Reply::TempFail(e.to_string());
+        return Group::Temporary(refuse_store(shared, e));
     }
-    // A panic is a bug, never the carrier's fault: keep the mail with the
-    // MTA (temporary failure) rather than lose it, and keep the node running.
-    let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        state.node.process(email, now)
-    }));
-    let outcome = match processed {
-        Err(_) => {
-            state.node.store_mut().abort();
-            tracing::error!(
-                "processing a carrier panicked (a bug; the MTA keeps the mail and retries)"
-            );
-            return Reply::TempFail("internal error while processing".into());
-        }
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => {
-            state.node.store_mut().abort();
-            if matches!(e, Error::Node(NodeError::UnknownNextHop)) {
-                return unknown_next_hop(shared, &mut state, email, now);
-            }
-            if is_temporary(&e) {
-                // Most often the cap: an expiry pass may make room.
-                shared.request_expiry();
-                tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
-                return Reply::TempFail(e.to_string());
-            }
-            let reason = loggable(&e);
-            tracing::info!("dropped a carrier: {reason}");
-            return Reply::Dropped(reason);
-        }
-    };
-    let (log, reply) = match &outcome {
-        Outcome::FragmentHeld { have, need, .. } => (
-            format!("received a fragment; holding {have} of the {need} its message needs"),
-            Reply::Accepted("fragment held".into()),
-        ),
-        Outcome::Dropped(reason) => (
-            format!("dropped a packet: {}", reason.as_str()),
-            Reply::Dropped(reason.as_str().into()),
-        ),
-        _ => (String::new(), Reply::Accepted("accepted".into())),
-    };
-    let mut log = log;
-    let mut spooled = false;
-    let mut reply = reply;
     let key_period = state.node.directory().params().key_period;
-    if let Some(to_spool) = spool_item(outcome, now, key_period) {
-        if to_spool.release >= to_spool.expires {
-            // Its next hop would refuse it by then; the tag stays stored.
-            log = "dropped a packet: its delay outlives its key period".into();
-            reply = Reply::Dropped("its delay outlives its key period".into());
-        } else {
-            spooled = true;
-            let store = state.node.store_mut();
-            if let Err(e) = store.spool(to_spool.item, to_spool.release, to_spool.expires) {
-                store.abort();
-                if matches!(e, StoreError::Full { .. }) {
-                    shared.request_expiry();
-                }
-                return refuse(e);
+    let mut done = Vec::with_capacity(emails.len());
+    for (i, email) in emails.iter().enumerate() {
+        // A panic is a bug, never the carrier's fault: keep the mail with
+        // the MTA (temporary failure) rather than lose it, and keep the node
+        // running.
+        let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            state.node.process(email, now)
+        }));
+        let outcome = match processed {
+            Err(_) => {
+                state.node.store_mut().abort();
+                tracing::error!(
+                    "processing a carrier panicked (a bug; the MTA keeps the mail and retries)"
+                );
+                return Group::Refused(
+                    i,
+                    Reply::TempFail("internal error while processing".into()),
+                );
             }
-            log = to_spool.log.to_owned();
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => {
+                state.node.store_mut().abort();
+                if matches!(e, Error::Node(NodeError::UnknownNextHop)) {
+                    return Group::Refused(i, unknown_next_hop(shared, state, email, now));
+                }
+                if is_temporary(&e) {
+                    // Most often the cap: an expiry pass may make room.
+                    shared.request_expiry();
+                    tracing::warn!("refusing carriers for now (the MTA retries): {e}");
+                    return Group::Temporary(Reply::TempFail(e.to_string()));
+                }
+                let reason = loggable(&e);
+                tracing::info!("dropped a carrier: {reason}");
+                return Group::Refused(i, Reply::Dropped(reason));
+            }
+        };
+        let (mut log, mut reply) = match &outcome {
+            Outcome::FragmentHeld { have, need, .. } => (
+                format!("received a fragment; holding {have} of the {need} its message needs"),
+                Reply::Accepted("fragment held".into()),
+            ),
+            Outcome::Dropped(reason) => (
+                format!("dropped a packet: {}", reason.as_str()),
+                Reply::Dropped(reason.as_str().into()),
+            ),
+            _ => (String::new(), Reply::Accepted("accepted".into())),
+        };
+        let mut spooled = false;
+        if let Some(to_spool) = spool_item(outcome, now, key_period) {
+            if to_spool.release >= to_spool.expires {
+                // Its next hop would refuse it by then; the tag stays stored.
+                log = "dropped a packet: its delay outlives its key period".into();
+                reply = Reply::Dropped("its delay outlives its key period".into());
+            } else {
+                spooled = true;
+                let store = state.node.store_mut();
+                if let Err(e) = store.spool(to_spool.item, to_spool.release, to_spool.expires) {
+                    store.abort();
+                    return Group::Temporary(refuse_store(shared, e));
+                }
+                log = to_spool.log.to_owned();
+            }
         }
+        done.push(Processed {
+            reply,
+            log,
+            spooled,
+        });
     }
     // A dropped replay commits too: for a surplus fragment the tag was
     // stored and must stay stored.
     if let Err(e) = state.node.store_mut().commit() {
         state.node.store_mut().abort();
-        if matches!(e, StoreError::Full { .. }) {
-            shared.request_expiry();
+        return Group::Temporary(refuse_store(shared, e));
+    }
+    Group::Committed(done)
+}
+
+/// Processes `emails` received at `now` (the wall clock; the test-only
+/// clock offset is applied here, once for the batch) and commits the
+/// results in as few transactions as possible (group commit: one fsync for
+/// the lot), then answers each. Only a committed result is `Accepted`.
+///
+/// A carrier that must leave the group (refused for good, unknown next
+/// hop, or a library panic) gets its own reply: the transaction is rolled
+/// back, the carriers before it are processed again and committed on their
+/// own, and the group goes on after it. Processing is a function of the
+/// store's state, so the second pass gives the same answers; each carrier
+/// is processed at most twice.
+pub(crate) fn handle_batch(shared: &Shared, emails: &[&[u8]], now: SystemTime) -> Vec<Reply> {
+    let now = shared.config.clock(now);
+    let mut replies: Vec<Option<Reply>> = vec![None; emails.len()];
+    let mut logs = Vec::new();
+    let mut spooled = false;
+    let mut state = shared.lock();
+    let valid_until = state.node.directory().params().valid_until;
+    if now >= valid_until {
+        tracing::warn!("refusing carriers for now: the directory has expired; install a new one (the MTA keeps the mail and retries)");
+        return vec![Reply::TempFail("the node's directory has expired".into()); emails.len()];
+    }
+    // Ranges still to process, the next one on top.
+    let mut todo = vec![(0, emails.len())];
+    while let Some((from, to)) = todo.pop() {
+        if from >= to {
+            continue;
         }
-        return refuse(e);
+        let Some(group) = emails.get(from..to) else {
+            break;
+        };
+        match try_group(shared, &mut state, group, now) {
+            Group::Committed(done) => {
+                for (slot, p) in replies.iter_mut().skip(from).zip(done) {
+                    *slot = Some(p.reply);
+                    logs.push(p.log);
+                    spooled |= p.spooled;
+                }
+            }
+            Group::Refused(at, reply) => {
+                if let Some(slot) = replies.get_mut(from + at) {
+                    *slot = Some(reply);
+                }
+                todo.push((from + at + 1, to));
+                todo.push((from, from + at));
+            }
+            Group::Temporary(reply) => {
+                for slot in replies.iter_mut().filter(|r| r.is_none()) {
+                    *slot = Some(reply.clone());
+                }
+                break;
+            }
+        }
     }
     drop(state);
-    tracing::info!("{log}");
+    for log in logs.iter().filter(|l| !l.is_empty()) {
+        tracing::info!("{log}");
+    }
     if spooled {
         // The releaser may be asleep until a later item: let it look again.
         shared.notify();
     }
-    reply
+    replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Reply::TempFail("not processed".into())))
+        .collect()
 }
 
 fn refuse(e: StoreError) -> Reply {
-    tracing::warn!("refusing a carrier for now (the MTA retries): {e}");
+    tracing::warn!("refusing carriers for now (the MTA retries): {e}");
     Reply::TempFail(e.to_string())
+}
+
+/// [`refuse`], and when the store is full, asks for an expiry pass that
+/// may make room.
+fn refuse_store(shared: &Shared, e: StoreError) -> Reply {
+    if matches!(e, StoreError::Full { .. }) {
+        shared.request_expiry();
+    }
+    refuse(e)
 }
 
 #[cfg(test)]
@@ -249,6 +337,130 @@ mod tests {
             address: "carol@example.test".into(),
         });
         assert!(!loggable(&e).contains("carol@"));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::keyfile::{encode_public, write_secret, PeriodKeyDir};
+    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry, PeriodKey};
+    use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
+    use mixmailer::message::Mailbox;
+    use mixmailer::node::{MixNode, NodeKeys};
+    use rand_core::SeedableRng;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A one-node network (the node is its own exit), and `count` carriers
+    /// of one message for it.
+    fn exit_node(dir: &Path) -> (Arc<Shared>, Vec<Vec<u8>>) {
+        let message: &[u8] =
+            b"From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nhello\r\n";
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
+        let auth = AuthoritySigningKey::generate(&mut rng);
+        let identity = NodeIdentityKey::generate(&mut rng);
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
+        let params = DirectoryParams {
+            network: "t".into(),
+            valid_after: start,
+            valid_until: start + Duration::from_secs(86_400),
+            hops: 2,
+            payload_size: 2048,
+            mean_delay: Duration::ZERO,
+            key_period: Duration::from_secs(86_400),
+        };
+        // n0 (layer 1) lives in this test's memory; n1 (layer 2, the exit)
+        // is the node under test, with its keys on disk. Keys for the (at
+        // most two) periods of the directory.
+        let n0_identity = NodeIdentityKey::generate(&mut rng);
+        let mut n0_keys = NodeKeys::new(n0_identity.public_key());
+        let mut n0_periods = Vec::new();
+        let keys = PeriodKeyDir::open(&dir.join("keys")).unwrap();
+        let mut periods = Vec::new();
+        for period in params.periods() {
+            let secret = NodeSecretKey::generate(&mut rng);
+            n0_periods.push(PeriodKey {
+                period,
+                key: secret.public_key(),
+            });
+            n0_keys.insert(period, secret);
+            let secret = NodeSecretKey::generate(&mut rng);
+            write_secret(&keys.file(period), &secret.to_bytes()).unwrap();
+            periods.push(PeriodKey {
+                period,
+                key: secret.public_key(),
+            });
+        }
+        let entries = [
+            NodeEntry::new("n0", 1, "mix@n0.test", n0_identity.public_key(), n0_periods),
+            NodeEntry::new("n1", 2, "mix@n1.test", identity.public_key(), periods),
+        ];
+        let text = Directory::sign(&params, &entries, &[&auth]).unwrap();
+        std::fs::write(dir.join("directory.txt"), &text).unwrap();
+        write_secret(&dir.join("node.key"), &identity.to_bytes()).unwrap();
+        let directory =
+            Directory::parse(&text, &[auth.public_key()], 1, SystemTime::now()).unwrap();
+        let route = directory.route(&["n0", "n1"]).unwrap();
+        // What n0 forwards to n1: the carriers the exit gets.
+        let mut n0 = MixNode::new(n0_keys, directory).unwrap();
+        let from = Mailbox::parse("mix@n0.test").unwrap();
+        let carriers = mixmailer::mix_wrap(message, &route)
+            .unwrap()
+            .onions()
+            .iter()
+            .map(
+                |o| match n0.process_packet(o.period(), o.packet(), SystemTime::now()) {
+                    Ok(Outcome::Forward { onion, .. }) => onion.to_email(&from),
+                    other => panic!("n0 did not forward: {other:?}"),
+                },
+            )
+            .collect();
+        let config = format!(
+            "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
+             key_dir = \"{d}/keys\"\n\
+             directory_file = \"{d}/directory.txt\"\n\
+             trusted_authorities = [\"{a}\"]\nspool_dir = \"{d}/spool\"\n",
+            d = dir.display(),
+            a = encode_public(&auth.public_key())
+        );
+        let config = Config::parse(&config, Path::new("test.toml")).unwrap();
+        (super::super::open(config).unwrap(), carriers)
+    }
+
+    #[test]
+    fn garbage_in_a_batch_is_dropped_and_the_others_are_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, carriers) = exit_node(dir.path());
+        let first = carriers[0].as_slice();
+        let batch = [first, b"not a carrier".as_slice(), first];
+        let replies = handle_batch(&shared, &batch, SystemTime::now());
+        assert!(matches!(replies[0], Reply::Accepted(_)), "{replies:?}");
+        assert!(matches!(replies[1], Reply::Dropped(_)), "{replies:?}");
+        // The copy after the garbage sees the first one's replay tag: the
+        // first one survived the rollback that removed the garbage.
+        assert!(
+            matches!(&replies[2], Reply::Dropped(why) if why.contains("replay")),
+            "{replies:?}"
+        );
+        let stats = shared.reader.stats().unwrap();
+        assert_eq!(stats.replay_tags, 1, "committed once, not twice nor zero");
+    }
+
+    #[test]
+    fn a_whole_message_in_one_batch_is_queued_for_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, carriers) = exit_node(dir.path());
+        let batch: Vec<&[u8]> = carriers.iter().map(Vec::as_slice).collect();
+        let replies = handle_batch(&shared, &batch, SystemTime::now());
+        assert!(replies.iter().all(|r| !matches!(r, Reply::TempFail(_))));
+        assert_eq!(shared.reader.stats().unwrap().deliveries_waiting, 1);
     }
 }
 

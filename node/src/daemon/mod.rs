@@ -12,9 +12,10 @@ mod release;
 mod server;
 
 use crate::config::Config;
+use crate::config::SubmitMethod;
 use crate::keyfile::PeriodKeyDir;
 use crate::store::{check_private, RedbStore, StoreError};
-use crate::submit::Sendmail;
+use crate::submit::{Sendmail, Smtp, Submitter};
 use mixmailer::keys::NodeIdentityKey;
 use mixmailer::node::NodeKeys;
 use mixmailer::{Directory, MixNode};
@@ -72,6 +73,9 @@ pub enum StartError {
     /// ([`StoreError::TooOpen`], [`StoreError::NotOwned`]).
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The `[outgoing]` SMTP server is not usable.
+    #[error("config: outgoing.smtp: {0}")]
+    Submit(String),
     /// Signal handlers could not be installed.
     #[error("signals: {0}")]
     Signals(std::io::Error),
@@ -95,7 +99,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<NodeState>,
     /// A handle for reads (due items, stats) that needs no lock.
     pub(crate) reader: RedbStore,
-    pub(crate) sendmail: Sendmail,
+    /// How items are submitted to the MTA (SMTP or the sendmail program).
+    pub(crate) sendmail: Submitter,
     wake: Condvar,
     wake_flag: Mutex<bool>,
     pub(crate) shutdown: AtomicBool,
@@ -202,6 +207,32 @@ fn open_store(config: &Config) -> Result<RedbStore, StoreError> {
     }
 }
 
+/// The configured way to the MTA.
+fn submitter(config: &Config) -> Result<Submitter, StartError> {
+    let out = &config.outgoing;
+    Ok(match out.method() {
+        SubmitMethod::Sendmail(program) => Submitter::Sendmail(Sendmail::new(
+            program,
+            Duration::from_secs(out.sendmail_timeout_secs),
+        )),
+        SubmitMethod::Smtp(server) => {
+            let hello = config
+                .address
+                .rsplit_once('@')
+                .map_or("localhost", |(_, d)| d);
+            Submitter::Smtp(
+                Smtp::new(
+                    &server,
+                    hello,
+                    Duration::from_secs(out.smtp_timeout_secs),
+                    out.smtp_connections,
+                )
+                .map_err(StartError::Submit)?,
+            )
+        }
+    })
+}
+
 /// Opens everything `run` needs; separate from [`run`] so tests can drive
 /// the parts without sockets or signals.
 pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
@@ -255,10 +286,7 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
     };
     // The tags of periods whose keys are gone go now, not at the first packet.
     periods::rotate(&mut state, &config, now);
-    let sendmail = Sendmail::new(
-        config.outgoing.sendmail.clone(),
-        Duration::from_secs(config.outgoing.sendmail_timeout_secs),
-    );
+    let sendmail = submitter(&config)?;
     Ok(Arc::new(Shared {
         config,
         state: Mutex::new(state),
@@ -329,9 +357,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             stats.replay_tags
         );
     }
-    let listener = server::bind(&shared.config.socket_path())?;
-    let server_shared = Arc::clone(&shared);
-    std::thread::spawn(move || server::serve(&server_shared, listener));
+    server::start(&shared)?;
     let release_shared = Arc::clone(&shared);
     let releaser = std::thread::spawn(move || release::release_loop(&release_shared));
     for signal in signals.forever() {
@@ -347,6 +373,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
     // Wait for a carrier being processed to commit or abort before exiting.
     let state = shared.lock();
     let _ = std::fs::remove_file(shared.config.socket_path());
+    if let Some(lmtp) = &shared.config.incoming.lmtp_socket {
+        let _ = std::fs::remove_file(lmtp);
+    }
     drop(state);
     let _ = releaser.join();
     Ok(())

@@ -6,7 +6,7 @@ use super::{reload_directory, Shared};
 use crate::store::{SpoolEntry, SpoolItem, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::write_carrier;
 use mixmailer::message::{add_date, Mailbox};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Items submitted per round before looking at the clock and signals again.
@@ -240,32 +240,59 @@ pub(crate) fn release_loop(shared: &Shared) {
             }
         };
         let full_batch = due.len() == BATCH;
-        let mut store_failed = false;
-        for (id, entry) in due {
-            if shared.shutdown.load(Ordering::SeqCst) {
-                return;
-            }
-            let now = shared.now();
-            let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                release(shared, id, entry.clone(), now)
-            }));
-            match released {
-                Ok(true) => {}
-                Ok(false) => {
-                    store_failed = true;
-                    break;
-                }
-                Err(_) => {
-                    tracing::error!("releasing an item panicked (a bug); retrying it later");
-                    let mut state = shared.lock();
-                    let _ = state
-                        .node
-                        .store_mut()
-                        .defer(id, now + backoff(entry.attempts + 1));
-                }
+        // Several submissions at once (one per SMTP session kept open):
+        // each waits for the MTA's fsync, so one at a time caps a node at
+        // a few dozen items per second. Each due item is in exactly one
+        // worker's share, and each worker marks its item as submitting
+        // durably before it submits (at most once).
+        let workers = shared.config.outgoing.smtp_connections.max(1) as usize;
+        let mut shares: Vec<Vec<(u64, SpoolEntry)>> = vec![Vec::new(); workers];
+        for (i, item) in due.into_iter().enumerate() {
+            if let Some(share) = shares.get_mut(i % workers) {
+                share.push(item);
             }
         }
-        if store_failed {
+        let store_failed = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for share in shares.into_iter().filter(|s| !s.is_empty()) {
+                let store_failed = &store_failed;
+                scope.spawn(move || {
+                    for (id, entry) in share {
+                        if shared.shutdown.load(Ordering::SeqCst)
+                            || store_failed.load(Ordering::SeqCst)
+                        {
+                            return;
+                        }
+                        let now = shared.now();
+                        let released =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                release(shared, id, entry.clone(), now)
+                            }));
+                        match released {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                store_failed.store(true, Ordering::SeqCst);
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::error!(
+                                    "releasing an item panicked (a bug); retrying it later"
+                                );
+                                let mut state = shared.lock();
+                                let _ = state
+                                    .node
+                                    .store_mut()
+                                    .defer(id, now + backoff(entry.attempts + 1));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        if store_failed.load(Ordering::SeqCst) {
             shared.wait(MAX_SLEEP);
             continue;
         }
