@@ -15,6 +15,11 @@
 #     master's own and reaped children's time, plus live children) and the
 #     daemons (utime+stime from /proc/<pid>/stat, all threads), and the
 #     senders' own.
+# FLOOR=1 measures the MTA's floor instead: the daemons are replaced by
+# node/ci/lmtp_relay.py, which takes each carrier over LMTP and hands it
+# unchanged over SMTP to the next node (the exit's relay just counts it),
+# so every carrier crosses the same Postfix legs with no mixing work; what
+# Postfix spends per carrier then is what no node software can go below.
 # Results are printed and written to $WORK/throughput.txt. Like e2e.sh it
 # rewrites the system Postfix configuration for the run and restores it;
 # run it on a throwaway machine. Needs python3 for the senders (installed
@@ -23,6 +28,9 @@ set -euo pipefail
 
 MESSAGES=${MESSAGES:-300}
 SENDERS=${SENDERS:-4}
+FLOOR=${FLOOR:-0}
+NET_NODES=1
+[ "$FLOOR" = 1 ] && NET_NODES=0
 NET_NAME=throughput
 NET_PROFILE=release
 NET_MEAN_DELAY=0
@@ -56,6 +64,21 @@ find "$WORK/wrapped" -name 'carrier-*.eml' | sort >"$WORK/carriers.list"
 CARRIERS=$(wc -l <"$WORK/carriers.list")
 echo "$MESSAGES messages, $CARRIERS carriers"
 
+if [ "$FLOOR" = 1 ]; then
+    step "MTA floor: stand-in relays on the nodes' LMTP sockets"
+    mkdir -p "$WORK/relay"
+    chown mixmailer:mixmailer "$WORK/relay"
+    for n in 1 2 3; do
+        next=-
+        [ "$n" -lt 3 ] && next="mix@node$((n + 1)).test"
+        setpriv --reuid=mixmailer --regid=mixmailer --init-groups \
+            python3 "$ROOT/node/ci/lmtp_relay.py" "$WORK/lmtp/node$n.sock" "$next" \
+            "$SUBMIT_PORT" "$WORK/relay/node$n.count" 2>>"$WORK/relay/node$n.log" &
+        PID[$n]=$!
+        wait_for 20 "relay $n to listen" test -S "$WORK/lmtp/node$n.sock"
+    done
+fi
+
 # ---------------------------------------------------------------- measure
 TICK=$(getconf CLK_TCK)
 # postfix_ticks: CPU of every Postfix process so far. Children that exited
@@ -76,13 +99,36 @@ daemon_ticks() {
     done
     echo "$total"
 }
+# Busy and total jiffies of the whole machine (every process, ours or not).
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 delivered() { find "$WORK/maildirs/bob/new" -type f 2>/dev/null | wc -l; }
 exit_carriers() {
+    if [ "$FLOOR" = 1 ]; then
+        cat "$WORK/relay/node3.count" 2>/dev/null | wc -l
+        return
+    fi
     grep -c -e 'received a fragment' -e 'already delivered' -e 'duplicate fragment' \
         "$WORK/node3/log" || true
 }
 all_done() {
+    if [ "$FLOOR" = 1 ]; then
+        [ "$(exit_carriers)" -ge "$CARRIERS" ]
+        return
+    fi
     [ "$(delivered)" -ge "$MESSAGES" ] && [ "$(exit_carriers)" -ge "$CARRIERS" ]
+}
+# Store transactions (fsyncs) of the three daemons so far.
+store_commits() {
+    local total=0 n c
+    if [ "$FLOOR" = 1 ]; then
+        echo 0
+        return
+    fi
+    for n in 1 2 3; do
+        c=$(status_field "$n" "store commits" | awk '{print $1}')
+        total=$((total + ${c:-0}))
+    done
+    echo "$total"
 }
 
 cat >"$WORK/bin/inject.py" <<'EOF'
@@ -100,6 +146,8 @@ EOF
 split -n "r/$SENDERS" "$WORK/carriers.list" "$WORK/senders."
 
 step "inject $CARRIERS carriers with $SENDERS parallel senders"
+C0=$(store_commits)
+read -r M0 MT0 < <(machine_ticks)
 P0=$(postfix_ticks)
 D0=$(daemon_ticks)
 T0=$(date +%s.%N)
@@ -120,6 +168,8 @@ wait_for "$LIMIT_SECS" "all $MESSAGES messages delivered and $CARRIERS carriers 
 T1=$(date +%s.%N)
 P1=$(postfix_ticks)
 D1=$(daemon_ticks)
+read -r M1 MT1 < <(machine_ticks)
+C1=$(store_commits)
 
 # Where Postfix's time went, by program, for its processes still alive
 # (most are: they live for max_idle = 100 s; Postfix started just before
@@ -134,10 +184,15 @@ done | awk -v tick="$TICK" '{t[$1] += $2} END {for (n in t) printf "  %-16s %6.1
 
 # ---------------------------------------------------------------- report
 python3 - "$MESSAGES" "$CARRIERS" "$T0" "$T_INJECTED" "$T1" "$P0" "$P1" "$D0" "$D1" \
-    "$S0" "$S1" "$TICK" "$SENDERS" "$(nproc)" <<'EOF' | tee "$WORK/throughput.txt"
+    "$S0" "$S1" "$TICK" "$SENDERS" "$(nproc)" "$M0" "$MT0" "$M1" "$MT1" "$C0" "$C1" \
+    "$FLOOR" <<'EOF' | tee "$WORK/throughput.txt"
 import sys
-(m, c, t0, ti, t1, p0, p1, d0, d1, s0, s1, tick, senders, cpus) = sys.argv[1:]
+(m, c, t0, ti, t1, p0, p1, d0, d1, s0, s1, tick, senders, cpus,
+ m0, mt0, m1, mt1, c0, c1, floor) = sys.argv[1:]
 m, c, senders, cpus = int(m), int(c), int(senders), int(cpus)
+machine_busy = (int(m1) - int(m0)) / max(1, int(mt1) - int(mt0))
+commits = int(c1) - int(c0)
+node = "relay (stand-in)" if floor == "1" else "daemon"
 t0, ti, t1, tick = float(t0), float(ti), float(t1), float(tick)
 secs = t1 - t0
 postfix = (int(p1) - int(p0)) / tick
@@ -148,11 +203,16 @@ print(f"messages:                 {m} ({c} carriers, {senders} senders, {cpus} C
 print(f"elapsed:                  {secs:.1f} s (injection took {ti - t0:.1f} s)")
 print(f"messages/s end to end:    {m / secs:.1f}")
 print(f"carriers/s per node:      {c / secs:.1f}")
-print(f"CPU busy:                 {100 * (postfix + daemons + senders_cpu) / secs / cpus:.0f}%")
+if floor == "1":
+    print("mode:                     MTA floor (stand-in relays instead of the daemons; no exit deliveries)")
+print(f"CPU busy, ours:           {100 * (postfix + daemons + senders_cpu) / secs / cpus:.0f}%")
+print(f"CPU busy, whole machine:  {100 * machine_busy:.0f}% (the rest is other work on the machine)")
 print(f"Postfix CPU per carrier:  {1000 * postfix / hops:.2f} ms per node ({postfix:.1f} s in all)")
-print(f"daemon CPU per carrier:   {1000 * daemons / hops:.2f} ms per node ({daemons:.1f} s in all)")
+print(f"{node} CPU per carrier: {1000 * daemons / hops:.2f} ms per node ({daemons:.1f} s in all)")
 print(f"senders' CPU per carrier: {1000 * senders_cpu / c:.2f} ms ({senders_cpu:.1f} s in all)")
-print(f"daemon / Postfix:         {100 * daemons / postfix:.0f}%")
+print(f"{node} / Postfix:  {100 * daemons / postfix:.0f}%")
+if floor != "1":
+    print(f"store commits per carrier: {commits / hops:.2f} per node ({commits} in all)")
 EOF
 
 echo "Postfix CPU by program (live processes):" | tee -a "$WORK/throughput.txt"

@@ -77,7 +77,8 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
          delivered marks:     {}\n\
          replay tags:         {}\n\
          unknown next hops:   {}\n\
-         store use:           {} of {} bytes\n",
+         store use:           {} of {} bytes\n\
+         store commits:       {} since the start\n",
         stats.forwards_waiting,
         stats.deliveries_waiting,
         stats.retrying,
@@ -89,5 +90,6 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
         stats.unknown_hops,
         stats.bytes_used,
         stats.bytes_limit,
+        stats.commits,
     )
 }

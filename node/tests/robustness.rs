@@ -414,7 +414,7 @@ fn full_disk_submits_each_message_at_most_once_and_the_node_recovers() {
         "the store to record the first delivery",
         || {
             net.log()
-                .contains("recorded the outcome of an earlier submission")
+                .contains("earlier submissions now that the store works again")
         },
         || net.log(),
     );

@@ -6,7 +6,7 @@ use super::{reload_directory, Shared};
 use crate::store::{SpoolEntry, SpoolItem, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::write_carrier;
 use mixmailer::message::{add_date, Mailbox};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Items submitted per round before looking at the clock and signals again.
@@ -48,58 +48,106 @@ pub(crate) enum Settle {
     Drop,
 }
 
-fn settle(shared: &Shared, id: u64, settle: Settle) -> Result<(), crate::store::StoreError> {
+/// Applies `outcomes` to the store in ONE transaction (one fsync), or
+/// none of them.
+fn settle_all(shared: &Shared, outcomes: &[(u64, Settle)]) -> Result<(), crate::store::StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let mut state = shared.lock();
     let store = state.node.store_mut();
-    match settle {
-        Settle::Sent | Settle::Drop => store.remove_spooled(id),
-        Settle::Retry(at) => store.defer(id, at).map(drop),
+    store.begin()?;
+    for &(id, outcome) in outcomes {
+        let applied = match outcome {
+            Settle::Sent | Settle::Drop => store.remove_spooled(id),
+            Settle::Retry(at) => store.defer(id, at).map(drop),
+        };
+        if let Err(e) = applied {
+            store.abort();
+            return Err(e);
+        }
     }
+    store.commit()
 }
 
 /// Writes the outcomes the store could not take earlier. Returns false
 /// while it still cannot.
 fn settle_pending(shared: &Shared) -> bool {
     let pending = std::mem::take(&mut *shared.unsettled.lock().unwrap_or_else(|e| e.into_inner()));
-    let mut left = Vec::new();
-    for (id, outcome) in pending {
-        if !left.is_empty() {
-            left.push((id, outcome));
-            continue;
+    if pending.is_empty() {
+        return true;
+    }
+    match settle_all(shared, &pending) {
+        Ok(()) => {
+            tracing::info!(
+                "recorded the outcomes of {} earlier submissions now that the store works again",
+                pending.len()
+            );
+            true
         }
-        match settle(shared, id, outcome) {
-            Ok(()) => tracing::info!(
-                "recorded the outcome of an earlier submission now that the store works again"
-            ),
-            Err(_) => left.push((id, outcome)),
+        Err(_) => {
+            shared
+                .unsettled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(pending);
+            false
         }
     }
-    let done = left.is_empty();
-    shared
-        .unsettled
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(left);
-    done
 }
 
-/// Submits one item, at most once: it is marked as submitting durably
-/// first, and unmarked only when the outcome is recorded. Returns false if
-/// the store failed (the caller pauses before the next item).
-pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTime) -> bool {
-    {
-        let mut state = shared.lock();
-        match state.node.store_mut().begin_submission(id, now) {
-            Ok(true) => {}
-            Ok(false) => return true,
-            Err(e) => {
-                // Not marked, so not sent: it stays due and goes out once
-                // the store works again.
-                tracing::error!("not submitting a due item: the store cannot record it: {e}");
-                return false;
-            }
+/// Records `outcomes`, or keeps them in memory while the store fails (the
+/// items stay marked as submitting, so nothing sends them again
+/// meanwhile). Returns false in that case.
+fn record(shared: &Shared, outcomes: Vec<(u64, Settle)>) -> bool {
+    match settle_all(shared, &outcomes) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("cannot record the outcome of {} submissions yet (they stay marked as submitted, so they are not sent again; retrying once the store works): {e}", outcomes.len());
+            shared
+                .unsettled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(outcomes);
+            false
         }
     }
+}
+
+/// Marks `ids` as being handed to the MTA, in one transaction, BEFORE any
+/// of them is handed over. Returns the ids still there to submit (an item
+/// may have expired meanwhile), or None if the store failed (then none is
+/// marked, so none is sent: they stay due).
+fn mark(shared: &Shared, ids: &[u64], now: SystemTime) -> Option<Vec<u64>> {
+    if ids.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut state = shared.lock();
+    let store = state.node.store_mut();
+    let marked = (|| {
+        store.begin()?;
+        let mut marked = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if store.begin_submission(id, now)? {
+                marked.push(id);
+            }
+        }
+        store.commit()?;
+        Ok::<_, crate::store::StoreError>(marked)
+    })();
+    match marked {
+        Ok(marked) => Some(marked),
+        Err(e) => {
+            store.abort();
+            tracing::error!("not submitting due items: the store cannot record it: {e}");
+            None
+        }
+    }
+}
+
+/// Hands `entry` to the MTA (it must be marked as submitting) and says
+/// what the store must record.
+fn submit(shared: &Shared, entry: &SpoolEntry, now: SystemTime) -> Settle {
     let own = &shared.config.address;
     let result = match &entry.item {
         SpoolItem::Forward {
@@ -112,7 +160,7 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
                 (Ok(from), Ok(to)) => (from, to),
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::error!("dropped a packet that can never be forwarded: {e}");
-                    return record(shared, id, Settle::Drop);
+                    return Settle::Drop;
                 }
             };
             let email = write_carrier(
@@ -139,15 +187,16 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
                 .submit(shared.config.delivery_sender(), recipients, &message, true)
         }
     };
-    let what = match &entry.item {
-        SpoolItem::Forward { next_hop, .. } => format!("forwarded a packet to {next_hop}"),
-        SpoolItem::Deliver { recipients, .. } => {
-            format!("delivered a message to {} recipients", recipients.len())
-        }
-    };
-    let outcome = match &result {
+    match &result {
         Ok(()) => {
-            tracing::info!("{what}");
+            match &entry.item {
+                SpoolItem::Forward { next_hop, .. } => {
+                    tracing::info!("forwarded a packet to {next_hop}")
+                }
+                SpoolItem::Deliver { recipients, .. } => {
+                    tracing::info!("delivered a message to {} recipients", recipients.len())
+                }
+            }
             Settle::Sent
         }
         Err(e) if e.is_temporary() => {
@@ -163,24 +212,136 @@ pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTi
             tracing::error!("dropped an item that can never be submitted: {e}");
             Settle::Drop
         }
-    };
-    record(shared, id, outcome)
+    }
 }
 
-/// Records the outcome of item `id`'s submission, or keeps it in memory
-/// while the store fails. Returns false in that case.
-fn record(shared: &Shared, id: u64, outcome: Settle) -> bool {
-    match settle(shared, id, outcome) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!("cannot record the outcome of a submission yet (it stays marked as submitted, so it is not sent again; retrying once the store works): {e}");
-            shared
-                .unsettled
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((id, outcome));
-            false
+/// Submits one item, at most once: it is marked as submitting durably
+/// first, and unmarked only when the outcome is recorded. Returns false if
+/// the store failed (the caller pauses before the next item).
+pub(crate) fn release(shared: &Shared, id: u64, entry: SpoolEntry, now: SystemTime) -> bool {
+    match mark(shared, &[id], now) {
+        None => false,
+        Some(marked) if marked.is_empty() => true,
+        Some(_) => record(shared, vec![(id, submit(shared, &entry, now))]),
+    }
+}
+
+/// What a round of releases left to record at its end.
+#[derive(Default)]
+struct RoundOutcomes {
+    /// Items the MTA took or that can never go: removed at the round's end.
+    removed: Vec<(u64, Settle)>,
+    /// Set when the store failed: the round stops.
+    store_failed: bool,
+}
+
+/// Releases `due` (one round), at most once each, with few fsyncs:
+///
+/// - forwards are marked as submitting together, in one transaction,
+///   before the first is handed over. A crash after that re-queues the
+///   unsent ones with the sent ones; the next hop drops a copy it already
+///   got as a replay (SPEC 2), so nothing is forwarded twice in effect
+///   and nothing is lost;
+/// - a delivery is marked on its own just before its hand-over: a crash
+///   drops marked deliveries unsent (a second copy in a mailbox cannot be
+///   taken back), so only the one being handed over may be marked;
+/// - removals (the MTA took it, or it can never go) are recorded together
+///   at the round's end: until then the item is marked, and a crash
+///   settles it as above, which for a sent item is right;
+/// - a retry is recorded at once, since a crash before it is recorded
+///   would drop a delivery that never went.
+///
+/// Returns false if the store failed (the caller pauses).
+fn release_round(shared: &Shared, due: Vec<(u64, SpoolEntry)>, now: SystemTime) -> bool {
+    let forwards: Vec<u64> = due
+        .iter()
+        .filter(|(_, e)| matches!(e.item, SpoolItem::Forward { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    let Some(marked) = mark(shared, &forwards, now) else {
+        return false;
+    };
+    let marked: std::collections::HashSet<u64> = marked.into_iter().collect();
+    let due: Vec<(u64, SpoolEntry)> = due
+        .into_iter()
+        .filter(|(id, e)| !matches!(e.item, SpoolItem::Forward { .. }) || marked.contains(id))
+        .collect();
+    // Several submissions at once (one per SMTP session kept open): each
+    // waits for the MTA's fsync, so one at a time caps a node at a few
+    // dozen items per second. Each due item is in exactly one worker's
+    // share.
+    let workers = shared.config.outgoing.smtp_connections.max(1) as usize;
+    let mut shares: Vec<Vec<(u64, SpoolEntry)>> = vec![Vec::new(); workers];
+    for (i, item) in due.into_iter().enumerate() {
+        if let Some(share) = shares.get_mut(i % workers) {
+            share.push(item);
         }
+    }
+    let outcomes = std::sync::Mutex::new(RoundOutcomes::default());
+    let failed = |outcomes: &std::sync::Mutex<RoundOutcomes>| {
+        outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .store_failed
+    };
+    std::thread::scope(|scope| {
+        for share in shares.into_iter().filter(|s| !s.is_empty()) {
+            let outcomes = &outcomes;
+            scope.spawn(move || {
+                for (id, entry) in share {
+                    if shared.shutdown.load(Ordering::SeqCst) || failed(outcomes) {
+                        return;
+                    }
+                    let now = shared.now();
+                    let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        release_in_round(shared, id, &entry, now, outcomes)
+                    }));
+                    if settled.is_err() {
+                        tracing::error!("releasing an item panicked (a bug); retrying it later");
+                        let mut state = shared.lock();
+                        let _ = state
+                            .node
+                            .store_mut()
+                            .defer(id, now + backoff(entry.attempts + 1));
+                    }
+                }
+            });
+        }
+    });
+    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Recorded even after a store failure: what the MTA took is removed
+    // now, or kept in memory until the store works again.
+    let recorded = record(shared, outcomes.removed);
+    recorded && !outcomes.store_failed
+}
+
+/// One item of [`release_round`]: marks a delivery, submits, and records
+/// a retry at once or queues a removal for the round's end.
+fn release_in_round(
+    shared: &Shared,
+    id: u64,
+    entry: &SpoolEntry,
+    now: SystemTime,
+    outcomes: &std::sync::Mutex<RoundOutcomes>,
+) {
+    let lock = || outcomes.lock().unwrap_or_else(|e| e.into_inner());
+    if matches!(entry.item, SpoolItem::Deliver { .. }) {
+        match mark(shared, &[id], now) {
+            None => {
+                lock().store_failed = true;
+                return;
+            }
+            Some(marked) if marked.is_empty() => return,
+            Some(_) => {}
+        }
+    }
+    match submit(shared, entry, now) {
+        retry @ Settle::Retry(_) => {
+            if !record(shared, vec![(id, retry)]) {
+                lock().store_failed = true;
+            }
+        }
+        removal => lock().removed.push((id, removal)),
     }
 }
 
@@ -240,59 +401,11 @@ pub(crate) fn release_loop(shared: &Shared) {
             }
         };
         let full_batch = due.len() == BATCH;
-        // Several submissions at once (one per SMTP session kept open):
-        // each waits for the MTA's fsync, so one at a time caps a node at
-        // a few dozen items per second. Each due item is in exactly one
-        // worker's share, and each worker marks its item as submitting
-        // durably before it submits (at most once).
-        let workers = shared.config.outgoing.smtp_connections.max(1) as usize;
-        let mut shares: Vec<Vec<(u64, SpoolEntry)>> = vec![Vec::new(); workers];
-        for (i, item) in due.into_iter().enumerate() {
-            if let Some(share) = shares.get_mut(i % workers) {
-                share.push(item);
-            }
-        }
-        let store_failed = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            for share in shares.into_iter().filter(|s| !s.is_empty()) {
-                let store_failed = &store_failed;
-                scope.spawn(move || {
-                    for (id, entry) in share {
-                        if shared.shutdown.load(Ordering::SeqCst)
-                            || store_failed.load(Ordering::SeqCst)
-                        {
-                            return;
-                        }
-                        let now = shared.now();
-                        let released =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                release(shared, id, entry.clone(), now)
-                            }));
-                        match released {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                store_failed.store(true, Ordering::SeqCst);
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::error!(
-                                    "releasing an item panicked (a bug); retrying it later"
-                                );
-                                let mut state = shared.lock();
-                                let _ = state
-                                    .node
-                                    .store_mut()
-                                    .defer(id, now + backoff(entry.attempts + 1));
-                            }
-                        }
-                    }
-                });
-            }
-        });
+        let released = release_round(shared, due, now);
         if shared.shutdown.load(Ordering::SeqCst) {
             return;
         }
-        if store_failed.load(Ordering::SeqCst) {
+        if !released {
             shared.wait(MAX_SLEEP);
             continue;
         }
@@ -454,6 +567,98 @@ mod spool_tests {
         );
         let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
         assert_eq!(sent.trim(), "-i -f mix@n1.test -- mix@n2.test");
+    }
+
+    fn spool_delivery(shared: &Shared, at: SystemTime) -> u64 {
+        let mut state = shared.lock();
+        let store = state.node.store_mut();
+        store.begin().unwrap();
+        let id = store
+            .spool(
+                SpoolItem::Deliver {
+                    recipients: vec!["bob@example.test".into()],
+                    message: b"Subject: s\r\n\r\nhi\r\n".to_vec(),
+                },
+                at,
+                at + Duration::from_secs(86_400),
+            )
+            .unwrap();
+        store.commit().unwrap();
+        id
+    }
+
+    fn commits(shared: &Shared) -> u64 {
+        shared.reader.commits()
+    }
+
+    #[test]
+    fn a_round_of_forwards_costs_two_commits_and_sends_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let now = SystemTime::now();
+        for _ in 0..10 {
+            spool_forward(&shared, now);
+        }
+        let due = shared.reader.due(now, BATCH).unwrap();
+        assert_eq!(due.len(), 10);
+        let before = commits(&shared);
+        assert!(release_round(&shared, due, now));
+        assert_eq!(
+            commits(&shared) - before,
+            2,
+            "one transaction marks them all, one removes them all"
+        );
+        assert!(shared.reader.spooled().unwrap().is_empty());
+        assert_eq!(shared.reader.stats().unwrap().submitting, 0);
+        let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
+        assert_eq!(sent.lines().count(), 10, "{sent}");
+    }
+
+    #[test]
+    fn a_delivery_is_marked_on_its_own_and_removed_with_the_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let now = SystemTime::now();
+        spool_forward(&shared, now);
+        spool_forward(&shared, now);
+        spool_delivery(&shared, now);
+        let due = shared.reader.due(now, BATCH).unwrap();
+        let before = commits(&shared);
+        assert!(release_round(&shared, due, now));
+        // Forwards' marks, the delivery's mark, the removals.
+        assert_eq!(commits(&shared) - before, 3);
+        assert!(shared.reader.spooled().unwrap().is_empty());
+        let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
+        assert_eq!(sent.lines().count(), 3, "{sent}");
+        assert_eq!(
+            sent.lines()
+                .filter(|l| l.ends_with("-- bob@example.test"))
+                .count(),
+            1,
+            "{sent}"
+        );
+    }
+
+    #[test]
+    fn a_round_the_mta_refuses_is_rescheduled_and_unmarked() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let now = SystemTime::now();
+        spool_forward(&shared, now);
+        spool_forward(&shared, now);
+        spool_delivery(&shared, now);
+        let due = shared.reader.due(now, BATCH).unwrap();
+        assert!(release_round(&shared, due, now));
+        assert!(shared.reader.due(now, BATCH).unwrap().is_empty());
+        let waiting = shared.reader.spooled().unwrap();
+        assert_eq!(waiting.len(), 3, "nothing is lost");
+        assert!(waiting.iter().all(|(_, e)| e.attempts == 1));
+        assert_eq!(shared.reader.stats().unwrap().submitting, 0);
+        // Each is retried a backoff after its own attempt (a moment after `now`).
+        let later = now + backoff(1) + Duration::from_secs(60);
+        assert_eq!(shared.reader.due(later, BATCH).unwrap().len(), 3);
     }
 
     #[test]

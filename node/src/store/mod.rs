@@ -18,7 +18,7 @@ pub use spool::{Recovered, SpoolEntry, SpoolItem};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tables::{DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, UNKNOWN_HOPS};
@@ -63,6 +63,10 @@ pub struct StoreStats {
     /// until the MTA's retries of them stop.
     #[serde(default)]
     pub unknown_hops: u64,
+    /// Write transactions (fsyncs) committed since the store was opened
+    /// (by the daemon, when it answers).
+    #[serde(default)]
+    pub commits: u64,
     /// Bytes charged against the cap.
     pub bytes_used: u64,
     /// The cap.
@@ -81,6 +85,9 @@ struct Slot {
     path: PathBuf,
     db: Mutex<Option<Arc<Database>>>,
     broken: AtomicBool,
+    /// Write transactions committed (each one fsync): the figure that
+    /// group commit and batched releases keep small per carrier.
+    commits: AtomicU64,
 }
 
 /// How long a reopen waits for handles still using the old database.
@@ -216,6 +223,7 @@ impl RedbStore {
                 path: path.to_owned(),
                 db: Mutex::new(Some(Arc::new(db))),
                 broken: AtomicBool::new(false),
+                commits: AtomicU64::new(0),
             }),
             txn: None,
             limit,
@@ -236,6 +244,12 @@ impl RedbStore {
     /// The open database, reopened first if an I/O error broke it.
     fn db(&self) -> Result<Arc<Database>, StoreError> {
         self.slot.get()
+    }
+
+    /// Write transactions committed since the database was opened, by
+    /// every handle.
+    pub fn commits(&self) -> u64 {
+        self.slot.commits.load(Ordering::Relaxed)
     }
 
     /// Whether an I/O error was seen and the database is not reopened yet.
@@ -289,7 +303,9 @@ impl RedbStore {
     /// Makes everything since [`Self::begin`] durable (fsync'd) at once.
     pub fn commit(&mut self) -> Result<(), StoreError> {
         let txn = self.txn.take().ok_or(StoreError::NoTransaction)?;
-        self.slot.watch(txn.commit().map_err(StoreError::from))
+        self.slot.watch(txn.commit().map_err(StoreError::from))?;
+        self.slot.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Forgets everything since [`Self::begin`].
@@ -317,6 +333,7 @@ impl RedbStore {
                 let txn = self.db()?.begin_write()?;
                 let value = f(&txn, limit)?;
                 txn.commit()?;
+                self.slot.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(value)
             })(),
         };
@@ -363,6 +380,7 @@ impl RedbStore {
             stats.replay_tags = read.open_table(tables::PERIOD_TAGS)?.len()?;
             stats.unknown_hops = read.open_table(UNKNOWN_HOPS)?.len()?;
             stats.bytes_used = tables::meta_get(&read.open_table(META)?, tables::BYTES_USED)?;
+            stats.commits = self.commits();
             Ok(stats)
         })
     }
