@@ -68,11 +68,15 @@ if [ "$FLOOR" = 1 ]; then
     step "MTA floor: stand-in relays on the nodes' LMTP sockets"
     mkdir -p "$WORK/relay"
     chown mixmailer:mixmailer "$WORK/relay"
+    # The relays run as the daemons' user, who may not reach a python3
+    # of root's (pyenv below /root): the system's, when there is one.
+    RELAY_PYTHON=python3
+    [ -x /usr/bin/python3 ] && RELAY_PYTHON=/usr/bin/python3
     for n in 1 2 3; do
         next=-
         [ "$n" -lt 3 ] && next="mix@node$((n + 1)).test"
         setpriv --reuid=mixmailer --regid=mixmailer --init-groups \
-            python3 "$ROOT/node/ci/lmtp_relay.py" "$WORK/lmtp/node$n.sock" "$next" \
+            "$RELAY_PYTHON" "$ROOT/node/ci/lmtp_relay.py" "$WORK/lmtp/node$n.sock" "$next" \
             "$SUBMIT_PORT" "$WORK/relay/node$n.count" 2>>"$WORK/relay/node$n.log" &
         PID[$n]=$!
         wait_for 20 "relay $n to listen" test -S "$WORK/lmtp/node$n.sock"
