@@ -61,6 +61,12 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
         }
         None => "none".to_owned(),
     };
+    // Counted by the daemon's store since it started; a store opened
+    // just for this report has committed nothing.
+    let commits = match source {
+        Source::Daemon => format!("{} since the start", stats.commits),
+        Source::Store => "unknown (daemon not running)".to_owned(),
+    };
     let origin = match source {
         Source::Daemon => "daemon running",
         Source::Store => "daemon NOT running; read from the store",
@@ -78,7 +84,7 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
          replay tags:         {}\n\
          unknown next hops:   {}\n\
          store use:           {} of {} bytes\n\
-         store commits:       {} since the start\n",
+         store commits:       {commits}\n",
         stats.forwards_waiting,
         stats.deliveries_waiting,
         stats.retrying,
@@ -90,6 +96,5 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
         stats.unknown_hops,
         stats.bytes_used,
         stats.bytes_limit,
-        stats.commits,
     )
 }

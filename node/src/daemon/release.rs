@@ -46,6 +46,8 @@ pub(crate) enum Settle {
     Retry(SystemTime),
     /// It can never be submitted: remove it.
     Drop,
+    /// It was marked but never handed over: queue it again as it was.
+    Unmark,
 }
 
 /// Applies `outcomes` to the store in ONE transaction (one fsync), or
@@ -61,6 +63,7 @@ fn settle_all(shared: &Shared, outcomes: &[(u64, Settle)]) -> Result<(), crate::
         let applied = match outcome {
             Settle::Sent | Settle::Drop => store.remove_spooled(id),
             Settle::Retry(at) => store.defer(id, at).map(drop),
+            Settle::Unmark => store.unmark_submission(id),
         };
         if let Err(e) = applied {
             store.abort();
@@ -220,6 +223,9 @@ fn submit(shared: &Shared, entry: &SpoolEntry, now: SystemTime) -> Settle {
 struct RoundOutcomes {
     /// Items the MTA took or that can never go: removed at the round's end.
     removed: Vec<(u64, Settle)>,
+    /// Items whose hand-over was begun (the others, when the round was cut
+    /// short, are unmarked at its end).
+    attempted: std::collections::HashSet<u64>,
     /// Set when the store failed: the round stops.
     store_failed: bool,
 }
@@ -297,10 +303,20 @@ fn release_round(shared: &Shared, due: Vec<(u64, SpoolEntry)>, now: SystemTime) 
             });
         }
     });
-    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    // A round cut short (store failure, shutdown) leaves forwards marked
+    // that never went: back in the queue with them, or they would wait
+    // for a restart's recovery.
+    let mut settle = std::mem::take(&mut outcomes.removed);
+    settle.extend(
+        marked
+            .iter()
+            .filter(|id| !outcomes.attempted.contains(id))
+            .map(|&id| (id, Settle::Unmark)),
+    );
     // Recorded even after a store failure: what the MTA took is removed
     // now, or kept in memory until the store works again.
-    let recorded = record(shared, outcomes.removed);
+    let recorded = record(shared, settle);
     recorded && !outcomes.store_failed
 }
 
@@ -314,6 +330,7 @@ fn release_in_round(
     outcomes: &std::sync::Mutex<RoundOutcomes>,
 ) {
     let lock = || outcomes.lock().unwrap_or_else(|e| e.into_inner());
+    lock().attempted.insert(id);
     if matches!(entry.item, SpoolItem::Deliver { .. }) {
         match mark(shared, &[id], now) {
             None => {
@@ -651,6 +668,27 @@ mod spool_tests {
         // Each is retried a backoff after its own attempt (a moment after `now`).
         let later = now + backoff(1) + Duration::from_secs(60);
         assert_eq!(shared.reader.due(later, BATCH).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn forwards_of_a_round_cut_short_are_queued_again_unsent() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let now = SystemTime::now();
+        for _ in 0..3 {
+            spool_forward(&shared, now);
+        }
+        let due = shared.reader.due(now, BATCH).unwrap();
+        // Stopping before the workers start: every forward is marked, none
+        // is handed over.
+        shared.shutdown.store(true, Ordering::SeqCst);
+        assert!(release_round(&shared, due, now));
+        assert!(!dir.path().join("sent").exists(), "nothing was submitted");
+        assert_eq!(shared.reader.stats().unwrap().submitting, 0);
+        let again = shared.reader.due(now, BATCH).unwrap();
+        assert_eq!(again.len(), 3, "due again, not left for a restart");
+        assert!(again.iter().all(|(_, e)| e.attempts == 0));
     }
 
     #[test]

@@ -239,6 +239,24 @@ impl RedbStore {
         })
     }
 
+    /// Puts item `id`, marked by [`Self::begin_submission`] but never
+    /// handed over (its round was cut short), back in the queue as it was,
+    /// without counting an attempt.
+    pub fn unmark_submission(&mut self, id: u64) -> Result<(), StoreError> {
+        self.in_txn(|txn, _| {
+            let was_marked = txn.open_table(SUBMITTING)?.remove(id)?.is_some();
+            let entry = match txn.open_table(SPOOL)?.get(id)? {
+                Some(v) => SpoolEntry::decode(v.value())?,
+                None => return Ok(()),
+            };
+            if was_marked {
+                txn.open_table(QUEUE)?
+                    .insert((entry.next_attempt_ms, id), ())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Removes item `id` after the MTA accepted it.
     pub fn remove_spooled(&mut self, id: u64) -> Result<(), StoreError> {
         self.in_txn(|txn, _| remove_item(txn, id).map(drop))
