@@ -1,6 +1,8 @@
 //! The daemon against an unlucky operator and a hostile sender (issue 10):
 //! a full disk, a crash in the middle of a submission, a next hop from a
-//! newer directory, a spool others can read, a store at its cap. Each test
+//! newer directory, a spool others can read, a store at its cap, a crash
+//! between a message's completion and its delivery, and the largest
+//! message being assembled while other carriers arrive. Each test
 //! runs real `mixmailer-node run` processes; "sendmail" is a shell script
 //! that records what it was given. Tests that mount a tmpfs or chown need
 //! root and say SKIPPED (passing without checking) otherwise.
