@@ -70,6 +70,12 @@ pub struct Config {
     /// running daemon's clock across key periods. Overrides
     /// `test_clock_offset_secs` while it holds a number.
     pub test_clock_offset_file: Option<PathBuf>,
+    /// FOR TESTS ONLY: while this file exists, the exit's assembly worker
+    /// waits after reading a complete message's fragments, before
+    /// assembling them (outside the lock, as always), so a test can kill
+    /// the daemon between the completing carrier's acknowledgement and
+    /// its delivery, or send carriers while an assembly is under way.
+    pub test_hold_assembly_file: Option<PathBuf>,
     /// Log level filter (`error`, `warn`, `info`, `debug`), or a tracing
     /// filter directive. `RUST_LOG` overrides it.
     #[serde(default = "default_log_level")]

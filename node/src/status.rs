@@ -80,6 +80,7 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
          next release:        {next}\n\
          held messages:       {}\n\
          held fragments:      {}\n\
+         complete messages:   {}\n\
          delivered marks:     {}\n\
          replay tags:         {}\n\
          unknown next hops:   {}\n\
@@ -91,6 +92,7 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
         stats.submitting,
         stats.held_messages,
         stats.held_fragments,
+        stats.complete_messages,
         stats.delivered_marks,
         stats.replay_tags,
         stats.unknown_hops,

@@ -113,7 +113,7 @@ fn replay_tags_persist_across_reopen() {
 }
 
 #[test]
-fn fragments_persist_and_reassembly_marks_the_message_delivered() {
+fn fragments_persist_and_finishing_marks_the_message_delivered() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
@@ -131,14 +131,67 @@ fn fragments_persist_and_reassembly_marks_the_message_delivered() {
         store.add_fragment(fragment(1, 2), t(2)).unwrap(),
         FragmentStatus::Held(2)
     );
-    let taken = store.take_fragments(&[1; 16], t(3)).unwrap();
-    assert_eq!(taken, vec![fragment(1, 0), fragment(1, 2)]);
+    assert!(
+        !store.finish_message(&[1; 16], t(3)).unwrap(),
+        "only a complete message is finished"
+    );
+    store.mark_complete(&[1; 16], t(3)).unwrap();
+    assert_eq!(
+        store.fragments(&[1; 16]).unwrap(),
+        vec![fragment(1, 0), fragment(1, 2)]
+    );
+    assert!(store.finish_message(&[1; 16], t(3)).unwrap());
+    assert!(store.fragments(&[1; 16]).unwrap().is_empty());
     assert_eq!(
         store.add_fragment(fragment(1, 1), t(4)).unwrap(),
         FragmentStatus::AlreadyDelivered
     );
     let stats = store.stats().unwrap();
     assert_eq!((stats.held_messages, stats.held_fragments), (0, 0));
+    assert_eq!((stats.complete_messages, stats.delivered_marks), (0, 1));
+    assert_eq!(
+        stats.bytes_used, 32,
+        "only the mark is charged once the fragments are gone"
+    );
+}
+
+#[test]
+fn a_complete_message_survives_a_crash_and_takes_no_more_fragments() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+        store.begin().unwrap();
+        store.add_fragment(fragment(1, 0), t(0)).unwrap();
+        store.add_fragment(fragment(1, 1), t(0)).unwrap();
+        store.mark_complete(&[1; 16], t(0)).unwrap();
+        // Seen inside the transaction that wrote them.
+        assert_eq!(store.complete_messages().unwrap(), vec![[1; 16]]);
+        assert_eq!(store.fragments(&[1; 16]).unwrap().len(), 2);
+        store.commit().unwrap();
+        // Then the process dies before the message is finished.
+    }
+    let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
+    let reader = store.handle();
+    assert_eq!(reader.complete_messages().unwrap(), vec![[1; 16]]);
+    assert_eq!(
+        reader.fragments(&[1; 16]).unwrap(),
+        vec![fragment(1, 0), fragment(1, 1)]
+    );
+    assert_eq!(
+        store.add_fragment(fragment(1, 2), t(1)).unwrap(),
+        FragmentStatus::AlreadyDelivered,
+        "a surplus fragment must not start a second assembly"
+    );
+    assert_eq!(reader.fragments(&[1; 16]).unwrap().len(), 2);
+    assert_eq!(store.stats().unwrap().complete_messages, 1);
+    // An aborted finish (the delivery could not be spooled) changes nothing.
+    store.begin().unwrap();
+    assert!(store.finish_message(&[1; 16], t(2)).unwrap());
+    store.abort();
+    assert_eq!(reader.complete_messages().unwrap(), vec![[1; 16]]);
+    assert!(store.finish_message(&[1; 16], t(2)).unwrap());
+    assert!(reader.complete_messages().unwrap().is_empty());
+    assert!(!store.finish_message(&[1; 16], t(3)).unwrap());
 }
 
 #[test]
@@ -362,7 +415,8 @@ fn delivered_marks_outlive_the_fragment_ttl_by_the_mta_queue_lifetime() {
     let mut store = RedbStore::open(&db(dir.path()), 100 * MB).unwrap();
     store.add_fragment(fragment(1, 0), t(0)).unwrap();
     store.add_fragment(fragment(1, 1), t(0)).unwrap();
-    store.take_fragments(&[1; 16], t(0)).unwrap();
+    store.mark_complete(&[1; 16], t(0)).unwrap();
+    assert!(store.finish_message(&[1; 16], t(0)).unwrap());
     // `expire` gets now - fragment TTL (two key periods) for both cutoffs:
     // a pass just after the TTL, and one just before the MTA's last retry
     // of a late carrier, keep the mark.

@@ -9,6 +9,8 @@ use std::time::SystemTime;
 struct Pending {
     first_seen: SystemTime,
     fragments: BTreeMap<u8, Fragment>,
+    /// All needed fragments are here; the delivery is pending.
+    complete: bool,
 }
 
 /// Replay tags and fragments in memory.
@@ -24,9 +26,14 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Incomplete messages held.
+    /// Messages whose fragments are held (incomplete, or complete and
+    /// waiting for their assembly).
     pub fn pending_messages(&self) -> usize {
         self.pending.len()
+    }
+    /// Messages remembered as delivered.
+    pub fn delivered_marks(&self) -> usize {
+        self.delivered.len()
     }
     /// Replay tags held, over all periods.
     pub fn tag_count(&self) -> usize {
@@ -63,7 +70,11 @@ impl NodeStore for MemoryStore {
             .or_insert_with(|| Pending {
                 first_seen: now,
                 fragments: BTreeMap::new(),
+                complete: false,
             });
+        if pending.complete {
+            return Ok(FragmentStatus::AlreadyDelivered);
+        }
         if let Some(first) = pending.fragments.values().next() {
             if (first.k, first.n, first.body_len) != (fragment.k, fragment.n, fragment.body_len) {
                 return Ok(FragmentStatus::Inconsistent);
@@ -76,16 +87,41 @@ impl NodeStore for MemoryStore {
         Ok(FragmentStatus::Held(pending.fragments.len()))
     }
 
-    fn take_fragments(
+    fn mark_complete(&mut self, message_id: &[u8; 16], _now: SystemTime) -> Result<(), StoreError> {
+        if let Some(pending) = self.pending.get_mut(message_id) {
+            pending.complete = true;
+        }
+        Ok(())
+    }
+
+    fn complete_messages(&self) -> Result<Vec<[u8; 16]>, StoreError> {
+        Ok(self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.complete)
+            .map(|(id, _)| *id)
+            .collect())
+    }
+
+    fn fragments(&self, message_id: &[u8; 16]) -> Result<Vec<Fragment>, StoreError> {
+        Ok(self
+            .pending
+            .get(message_id)
+            .map(|p| p.fragments.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn finish_message(
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, StoreError> {
-        let pending = self.pending.remove(message_id);
+    ) -> Result<bool, StoreError> {
+        if !self.pending.get(message_id).is_some_and(|p| p.complete) {
+            return Ok(false);
+        }
+        self.pending.remove(message_id);
         self.delivered.insert(*message_id, now);
-        Ok(pending
-            .map(|p| p.fragments.into_values().collect())
-            .unwrap_or_default())
+        Ok(true)
     }
 
     fn expire(

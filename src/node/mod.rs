@@ -2,24 +2,33 @@
 //! period, unwrap one layer, drop replays, and forward, or at the exit
 //! collect fragments and hand back the message to deliver after the
 //! exit's own delay.
+//!
+//! At the exit, the carrier that completes a message can be handled in
+//! one call ([`MixNode::process`]) or in three steps, so that the costly
+//! middle one runs outside whatever serialises the node's packets:
+//! [`MixNode::receive`] stores the fragment and marks the message complete
+//! ([`Received::Complete`]); [`Assembler::assemble`] turns the stored
+//! fragments into a [`Delivery`] without the node; [`MixNode::finish`]
+//! replaces the fragments by the "already delivered" mark, in the same
+//! transaction in which the caller stores the delivery.
 
+mod assemble;
 mod error;
 mod keys;
 mod memory;
 mod store;
 
+pub use assemble::{Assembler, Delivery};
 pub use error::NodeError;
 pub use keys::NodeKeys;
 pub use memory::MemoryStore;
 pub use store::{FragmentStatus, NodeStore, StoreError};
 
 use crate::carrier::{read_carrier, CarrierPacket};
-use crate::delay::{max_delay, sample_exit_delay};
+use crate::delay::max_delay;
 use crate::directory::{Directory, NodeEntry};
 use crate::keys::NodeSecretKey;
-use crate::message::{
-    check_delivery_cost, decode_body, prepare_delivery_with, reassemble, Fragment, Mailbox,
-};
+use crate::message::{Fragment, Mailbox};
 use crate::period::{accepts, period_of};
 use crate::sphinx::{packet_len, process_packet, Processed};
 use crate::wrap::Onion;
@@ -36,7 +45,8 @@ pub enum DropReason {
     /// This node already processed a packet with the same replay tag under
     /// the same period key.
     Replay,
-    /// The fragment's message was already delivered (a surplus parity fragment).
+    /// The fragment's message was already delivered, dropped, or is
+    /// complete and being assembled (a surplus parity fragment).
     AlreadyDelivered,
     /// The same fragment index of the same message arrived twice.
     DuplicateFragment,
@@ -102,6 +112,33 @@ pub enum Outcome {
     },
     /// Well-formed but not to be forwarded.
     Dropped(DropReason),
+}
+
+/// What [`MixNode::receive`] did with one carrier email.
+#[derive(Debug)]
+pub enum Received {
+    /// Nothing is left to do for this carrier but what the outcome says:
+    /// `Forward`, `FragmentHeld` or `Dropped`, never `Deliver`.
+    Done(Outcome),
+    /// Exit: the carrier's fragment was the last one its message needed.
+    /// The fragment is stored and the message marked complete, in the
+    /// store's open transaction; commit it before acknowledging the
+    /// carrier. Then assemble the message ([`MixNode::assembler`],
+    /// [`NodeStore::fragments`]) and end it with [`MixNode::finish`].
+    Complete {
+        /// Message id (random, shared by its fragments).
+        message_id: [u8; 16],
+    },
+}
+
+impl From<Delivery> for Outcome {
+    fn from(d: Delivery) -> Self {
+        Outcome::Deliver {
+            recipients: d.recipients,
+            message: d.message,
+            delay: d.delay,
+        }
+    }
 }
 
 /// What [`MixNode::rotate`] deleted.
@@ -191,6 +228,11 @@ impl<S: NodeStore> MixNode<S> {
         Ok(())
     }
 
+    /// The store, to read what it holds (the fragments of a complete message).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// The store, e.g. to expire fragments or read its size.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
@@ -215,28 +257,70 @@ impl<S: NodeStore> MixNode<S> {
         self.directory.params().key_period
     }
 
-    /// Processes one carrier email received at `now`. With a transactional
-    /// store, call this between the store's `begin` and `commit`.
+    /// Processes one carrier email received at `now`, in one call: a
+    /// carrier that completes a message at the exit is assembled at once
+    /// and comes back as [`Outcome::Deliver`]. With a transactional store,
+    /// call this between the store's `begin` and `commit`. A node that must
+    /// not block other carriers during an assembly uses
+    /// [`Self::receive`] and the steps after it instead.
     pub fn process(&mut self, carrier_email: &[u8], now: SystemTime) -> Result<Outcome, Error> {
-        let payload_size = self.directory.params().payload_size;
-        let CarrierPacket { period, packet } =
-            read_carrier(carrier_email, packet_len(payload_size))?;
-        self.process_packet(period, &packet, now)
+        let received = self.receive(carrier_email, now)?;
+        self.complete_now(received, now)
     }
 
-    /// Processes one packet (348 + p bytes) of key period `period` received at `now`.
+    /// [`Self::process`] for one packet (348 + p bytes) of key period
+    /// `period` received at `now`.
     pub fn process_packet(
         &mut self,
         period: u64,
         packet: &[u8],
         now: SystemTime,
     ) -> Result<Outcome, Error> {
+        let received = self.receive_packet(period, packet, now)?;
+        self.complete_now(received, now)
+    }
+
+    /// The steps after [`Self::receive`], run at once on a complete message.
+    fn complete_now(&mut self, received: Received, now: SystemTime) -> Result<Outcome, Error> {
+        let message_id = match received {
+            Received::Done(outcome) => return Ok(outcome),
+            Received::Complete { message_id } => message_id,
+        };
+        let fragments = self.store.fragments(&message_id)?;
+        let assembled = self.assembler()?.assemble(&fragments, &mut self.rng);
+        // Failed for good or not, the message is over: late fragments of
+        // it must not start it again.
+        self.finish(&message_id, now)?;
+        Ok(assembled?.into())
+    }
+
+    /// The first step of [`Self::process`]: reads the carrier, unwraps its
+    /// layer, and forwards, drops, or stores its fragment. The carrier
+    /// that completes a message gives [`Received::Complete`], with nothing
+    /// costly done yet. With a transactional store, call this between the
+    /// store's `begin` and `commit`.
+    pub fn receive(&mut self, carrier_email: &[u8], now: SystemTime) -> Result<Received, Error> {
+        let payload_size = self.directory.params().payload_size;
+        let CarrierPacket { period, packet } =
+            read_carrier(carrier_email, packet_len(payload_size))?;
+        self.receive_packet(period, &packet, now)
+    }
+
+    /// [`Self::receive`] for one packet (348 + p bytes) of key period
+    /// `period` received at `now`.
+    pub fn receive_packet(
+        &mut self,
+        period: u64,
+        packet: &[u8],
+        now: SystemTime,
+    ) -> Result<Received, Error> {
+        let done = |outcome| Ok(Received::Done(outcome));
         let key_period = self.key_period();
         if self.rotated_at != Some(period_of(now, key_period)) {
             self.rotate(now)?;
         }
         if !accepts(period, now, key_period) {
-            return Ok(Outcome::Dropped(DropReason::PeriodNotAccepted));
+            return done(Outcome::Dropped(DropReason::PeriodNotAccepted));
         }
         let key = self
             .keys
@@ -251,13 +335,13 @@ impl<S: NodeStore> MixNode<S> {
                 packet,
             } => {
                 if delay > max_delay(key_period) {
-                    return Ok(Outcome::Dropped(DropReason::DelayTooLong));
+                    return done(Outcome::Dropped(DropReason::DelayTooLong));
                 }
                 let next = Mailbox::parse(self.next_hop(&next_id)?.address())?;
                 if !self.store.remember_tag(period, &replay_tag)? {
-                    return Ok(Outcome::Dropped(DropReason::Replay));
+                    return done(Outcome::Dropped(DropReason::Replay));
                 }
-                Ok(Outcome::Forward {
+                done(Outcome::Forward {
                     onion: Onion::new(next, period, packet),
                     delay,
                 })
@@ -267,15 +351,43 @@ impl<S: NodeStore> MixNode<S> {
                 plaintext,
             } => {
                 if self.me.layer() != self.directory.params().hops {
-                    return Ok(Outcome::Dropped(DropReason::FinalHopNotExit));
+                    return done(Outcome::Dropped(DropReason::FinalHopNotExit));
                 }
                 let fragment = Fragment::from_plaintext(&plaintext, payload_size)?;
                 if !self.store.remember_tag(period, &replay_tag)? {
-                    return Ok(Outcome::Dropped(DropReason::Replay));
+                    return done(Outcome::Dropped(DropReason::Replay));
                 }
                 self.collect(fragment, now)
             }
         }
+    }
+
+    /// What the exit needs to assemble its complete messages elsewhere
+    /// (another thread, without the node): its address and the network's
+    /// delay parameters, as of now.
+    pub fn assembler(&self) -> Result<Assembler, Error> {
+        let params = self.directory.params();
+        Ok(Assembler::new(
+            Mailbox::parse(self.me.address())?,
+            params.mean_delay,
+            params.key_period,
+        ))
+    }
+
+    /// The last step for a message that [`Self::receive`] reported
+    /// complete, once its assembly gave a delivery or failed for good:
+    /// removes its fragments and remembers it as delivered (so late
+    /// fragments are dropped). With a transactional store, call it in the
+    /// transaction that stores the delivery, so the two are durable
+    /// together. Returns false, changing nothing, if the message is not
+    /// complete-and-pending any more (finished already, or expired).
+    pub fn finish(&mut self, message_id: &[u8; 16], now: SystemTime) -> Result<bool, Error> {
+        Ok(self.store.finish_message(message_id, now)?)
+    }
+
+    /// Complete messages whose delivery is pending, e.g. after a restart.
+    pub fn complete_messages(&self) -> Result<Vec<[u8; 16]>, Error> {
+        Ok(self.store.complete_messages()?)
     }
 
     /// A packet may only go one layer on, to a node the directory lists:
@@ -294,41 +406,32 @@ impl<S: NodeStore> MixNode<S> {
         Ok(next)
     }
 
-    fn collect(&mut self, fragment: Fragment, now: SystemTime) -> Result<Outcome, Error> {
+    fn collect(&mut self, fragment: Fragment, now: SystemTime) -> Result<Received, Error> {
         let message_id = fragment.message_id;
         let need = usize::from(fragment.k);
-        let dropped = |reason| Ok(Outcome::Dropped(reason));
+        let dropped = |reason| Ok(Received::Done(Outcome::Dropped(reason)));
         match self.store.add_fragment(fragment, now)? {
             FragmentStatus::AlreadyDelivered => dropped(DropReason::AlreadyDelivered),
             FragmentStatus::Duplicate => dropped(DropReason::DuplicateFragment),
             FragmentStatus::Inconsistent => dropped(DropReason::InconsistentFragment),
-            FragmentStatus::Held(have) if have < need => Ok(Outcome::FragmentHeld {
-                message_id,
-                have,
-                need,
-            }),
+            FragmentStatus::Held(have) if have < need => {
+                Ok(Received::Done(Outcome::FragmentHeld {
+                    message_id,
+                    have,
+                    need,
+                }))
+            }
             FragmentStatus::Held(_) => {
-                let fragments = self.store.take_fragments(&message_id, now)?;
-                let body = reassemble(&fragments)?;
-                let (recipients, message) = decode_body(&body)?;
-                check_delivery_cost(message.len(), recipients.len(), body.len())?;
-                // SPEC 6 again, as the exit: an old or careless sender must
-                // not leak more, and the author's address leaves the header.
-                let exit = Mailbox::parse(self.me.address())?;
-                let message = prepare_delivery_with(&message, &recipients, &exit, &mut self.rng)?;
-                let params = self.directory.params();
-                let delay = sample_exit_delay(params.mean_delay, params.key_period, &mut self.rng);
-                Ok(Outcome::Deliver {
-                    recipients,
-                    message,
-                    delay,
-                })
+                self.store.mark_complete(&message_id, now)?;
+                Ok(Received::Complete { message_id })
             }
         }
     }
 
-    /// Forgets incomplete messages and delivered-message marks older than
-    /// [`fragment_ttl`]. Returns how many incomplete messages were dropped.
+    /// Forgets messages whose first fragment came more than
+    /// [`fragment_ttl`] ago and are still not delivered (incomplete, or
+    /// complete but never finished), and delivered-message marks older
+    /// than that. Returns how many messages were dropped.
     pub fn expire(&mut self, now: SystemTime) -> Result<usize, Error> {
         let cutoff = now
             .checked_sub(fragment_ttl(&self.directory))

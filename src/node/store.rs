@@ -11,7 +11,9 @@ pub enum FragmentStatus {
     Held(usize),
     /// Its index was already held: nothing stored.
     Duplicate,
-    /// Its message was already delivered: nothing stored.
+    /// Its message was already delivered or dropped, or is complete and
+    /// waiting for its assembly ([`NodeStore::mark_complete`]): nothing
+    /// stored, so a surplus fragment never starts a second assembly.
     AlreadyDelivered,
     /// It disagrees with the fragments held for its message about k, n or
     /// the body length: nothing stored.
@@ -48,6 +50,13 @@ impl StoreError {
 
 /// Replay tags (per key period) and exit fragments.
 ///
+/// An exit's message goes through three states: incomplete (fragments
+/// arriving), complete (all fragments it needs stored, delivery pending),
+/// and delivered (fragments gone, a mark left so late fragments are
+/// dropped). Completing and finishing are separate transactions, so that
+/// the costly assembly between them runs outside any lock and a crash in
+/// between loses nothing: the complete message is still stored.
+///
 /// A persistent store is transactional: [`MixNode::process`](super::MixNode::process)
 /// makes all its changes for one carrier between the caller's
 /// [`begin`](Self::begin) and [`commit`](Self::commit), so that the caller
@@ -78,16 +87,33 @@ pub trait NodeStore {
         fragment: Fragment,
         now: SystemTime,
     ) -> Result<FragmentStatus, StoreError>;
-    /// Removes and returns the fragments of `message_id`, and remembers the
-    /// message as delivered (until it expires) so late fragments are dropped.
-    fn take_fragments(
+    /// Marks `message_id`, whose last needed fragment was just stored at
+    /// `now`, as complete with its delivery pending: its fragments stay stored
+    /// (and are returned by [`Self::fragments`] and
+    /// [`Self::complete_messages`]) until [`Self::finish_message`], and
+    /// further fragments of it are [`FragmentStatus::AlreadyDelivered`].
+    fn mark_complete(&mut self, message_id: &[u8; 16], now: SystemTime) -> Result<(), StoreError>;
+    /// The messages marked complete whose delivery is still pending, e.g.
+    /// after a restart.
+    fn complete_messages(&self) -> Result<Vec<[u8; 16]>, StoreError>;
+    /// The fragments held for `message_id` (none if it is unknown), in
+    /// index order. Reads only: an exit assembles from these without
+    /// holding anything else.
+    fn fragments(&self, message_id: &[u8; 16]) -> Result<Vec<Fragment>, StoreError>;
+    /// Ends a complete message: removes its fragments and remembers it as
+    /// delivered from `now` (until it expires) so late fragments are
+    /// dropped, whether its assembly gave a delivery or failed for good.
+    /// Returns false, changing nothing, if `message_id` is not marked
+    /// complete (finished already, or expired meanwhile).
+    fn finish_message(
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, StoreError>;
-    /// Forgets incomplete messages that began before `pending_cutoff` and
+    ) -> Result<bool, StoreError>;
+    /// Forgets incomplete messages that began before `pending_cutoff`
+    /// (complete ones too: their assembly had two key periods to run) and
     /// delivered-message marks older than `delivered_cutoff`; returns how
-    /// many incomplete messages were dropped.
+    /// many messages were dropped.
     fn expire(
         &mut self,
         pending_cutoff: SystemTime,

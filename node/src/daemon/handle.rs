@@ -1,13 +1,16 @@
 //! Carrier emails: process them and commit everything they change in one
 //! transaction (several carriers that arrived together share it), then
-//! answer. Only a committed result is `Accepted`.
+//! answer. Only a committed result is `Accepted`. The carrier that
+//! completes a message at the exit is committed with its message's
+//! "complete" mark; the costly assembly is left to the worker of
+//! `assemble.rs`, outside the lock.
 
 use super::{NodeState, Shared};
 use crate::protocol::Reply;
 use crate::store::{SpoolItem, StoreError, MTA_QUEUE_LIFETIME};
 use mixmailer::carrier::read_carrier;
 use mixmailer::message::MessageError;
-use mixmailer::node::NodeError;
+use mixmailer::node::{Delivery, NodeError, Received};
 use mixmailer::period::period_start;
 use mixmailer::sphinx::packet_len;
 use mixmailer::{Error, Outcome};
@@ -23,7 +26,7 @@ fn is_temporary(error: &Error) -> bool {
 /// The reason a carrier was dropped, as it may be logged and told to the
 /// MTA: errors about a reassembled message's recipients name a final
 /// recipient, which must never reach a log.
-fn loggable(error: &Error) -> String {
+pub(super) fn loggable(error: &Error) -> String {
     match error {
         Error::Message(MessageError::InvalidRecipient { origin, reason, .. }) => {
             format!("message: {origin}: invalid recipient (address withheld): {reason}")
@@ -37,11 +40,27 @@ fn loggable(error: &Error) -> String {
 
 /// What to spool for an outcome: the item, when to release it, when it
 /// expires, and the log line.
-struct ToSpool {
-    item: SpoolItem,
-    release: SystemTime,
-    expires: SystemTime,
+pub(super) struct ToSpool {
+    pub(super) item: SpoolItem,
+    pub(super) release: SystemTime,
+    pub(super) expires: SystemTime,
     log: &'static str,
+}
+
+/// What to spool for an exit's delivery assembled at `now`.
+pub(super) fn delivery_to_spool(delivery: Delivery, now: SystemTime) -> ToSpool {
+    let release = now.checked_add(delivery.delay).unwrap_or(now);
+    ToSpool {
+        item: SpoolItem::Deliver {
+            recipients: delivery.recipients,
+            message: delivery.message,
+        },
+        release,
+        // As long as an MTA would keep trying: a local MTA that refuses
+        // for that long is not coming back for this message.
+        expires: release + MTA_QUEUE_LIFETIME,
+        log: "assembled a complete message; queued for delivery",
+    }
 }
 
 /// When a forward of key period `period` stops being worth sending: its
@@ -72,20 +91,14 @@ fn spool_item(outcome: Outcome, now: SystemTime, key_period: Duration) -> Option
             recipients,
             message,
             delay,
-        } => {
-            let release = now.checked_add(delay).unwrap_or(now);
-            Some(ToSpool {
-                item: SpoolItem::Deliver {
-                    recipients,
-                    message,
-                },
-                release,
-                // As long as an MTA would keep trying: a local MTA that
-                // refuses for that long is not coming back for this message.
-                expires: release + MTA_QUEUE_LIFETIME,
-                log: "received a fragment; its message is complete and queued for delivery",
-            })
-        }
+        } => Some(delivery_to_spool(
+            Delivery {
+                recipients,
+                message,
+                delay,
+            },
+            now,
+        )),
         Outcome::FragmentHeld { .. } | Outcome::Dropped(_) => None,
     }
 }
@@ -134,6 +147,8 @@ struct Processed {
     reply: Reply,
     log: String,
     spooled: bool,
+    /// It completed a message, which the assembly worker is to take up.
+    completed: bool,
 }
 
 /// How processing a group of carriers in one transaction ended. Every
@@ -161,9 +176,9 @@ fn try_group(shared: &Shared, state: &mut NodeState, emails: &[&[u8]], now: Syst
         // the MTA (temporary failure) rather than lose it, and keep the node
         // running.
         let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            state.node.process(email, now)
+            state.node.receive(email, now)
         }));
-        let outcome = match processed {
+        let received = match processed {
             Err(_) => {
                 state.node.store_mut().abort();
                 tracing::error!(
@@ -174,7 +189,7 @@ fn try_group(shared: &Shared, state: &mut NodeState, emails: &[&[u8]], now: Syst
                     Reply::TempFail("internal error while processing".into()),
                 );
             }
-            Ok(Ok(outcome)) => outcome,
+            Ok(Ok(received)) => received,
             Ok(Err(e)) => {
                 state.node.store_mut().abort();
                 if matches!(e, Error::Node(NodeError::UnknownNextHop)) {
@@ -189,6 +204,18 @@ fn try_group(shared: &Shared, state: &mut NodeState, emails: &[&[u8]], now: Syst
                 let reason = loggable(&e);
                 tracing::info!("dropped a carrier: {reason}");
                 return Group::Refused(i, Reply::Dropped(reason));
+            }
+        };
+        let outcome = match received {
+            Received::Done(outcome) => outcome,
+            Received::Complete { .. } => {
+                done.push(Processed {
+                    reply: Reply::Accepted("message complete, delivery pending".into()),
+                    log: "received a fragment; its message is complete and will be assembled for delivery".into(),
+                    spooled: false,
+                    completed: true,
+                });
+                continue;
             }
         };
         let (mut log, mut reply) = match &outcome {
@@ -222,6 +249,7 @@ fn try_group(shared: &Shared, state: &mut NodeState, emails: &[&[u8]], now: Syst
             reply,
             log,
             spooled,
+            completed: false,
         });
     }
     // A dropped replay commits too: for a surplus fragment the tag was
@@ -249,6 +277,7 @@ pub(crate) fn handle_batch(shared: &Shared, emails: &[&[u8]], now: SystemTime) -
     let mut replies: Vec<Option<Reply>> = vec![None; emails.len()];
     let mut logs = Vec::new();
     let mut spooled = false;
+    let mut completed = false;
     let mut state = shared.lock();
     let valid_until = state.node.directory().params().valid_until;
     if now >= valid_until {
@@ -270,6 +299,7 @@ pub(crate) fn handle_batch(shared: &Shared, emails: &[&[u8]], now: SystemTime) -
                     *slot = Some(p.reply);
                     logs.push(p.log);
                     spooled |= p.spooled;
+                    completed |= p.completed;
                 }
             }
             Group::Refused(at, reply) => {
@@ -294,6 +324,9 @@ pub(crate) fn handle_batch(shared: &Shared, emails: &[&[u8]], now: SystemTime) -
     if spooled {
         // The releaser may be asleep until a later item: let it look again.
         shared.notify();
+    }
+    if completed {
+        shared.assembly.notify();
     }
     replies
         .into_iter()
@@ -460,7 +493,19 @@ mod batch_tests {
         let batch: Vec<&[u8]> = carriers.iter().map(Vec::as_slice).collect();
         let replies = handle_batch(&shared, &batch, SystemTime::now());
         assert!(replies.iter().all(|r| !matches!(r, Reply::TempFail(_))));
-        assert_eq!(shared.reader.stats().unwrap().deliveries_waiting, 1);
+        // Committed complete, not assembled: that is the worker's job.
+        let stats = shared.reader.stats().unwrap();
+        assert_eq!((stats.complete_messages, stats.deliveries_waiting), (1, 0));
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let found = crate::daemon::assemble::assemble_pending(
+            &shared,
+            &mut rng,
+            &mut std::collections::HashSet::new(),
+        );
+        assert_eq!(found, 1);
+        let stats = shared.reader.stats().unwrap();
+        assert_eq!((stats.complete_messages, stats.deliveries_waiting), (0, 1));
+        assert_eq!((stats.held_fragments, stats.delivered_marks), (0, 1));
     }
 }
 

@@ -6,6 +6,7 @@
 //! Receipt is logged without next hop or delay; a forward is logged when
 //! it is released, with its next hop but nothing about its arrival.
 
+mod assemble;
 mod handle;
 mod periods;
 mod release;
@@ -93,6 +94,31 @@ pub(crate) struct NodeState {
     directory_stamp: Option<SystemTime>,
 }
 
+/// A flag one thread sets to wake another that sleeps on it.
+#[derive(Default)]
+pub(crate) struct Wakeup {
+    woken: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Wakeup {
+    /// Wakes the sleeper, or makes its next [`Self::wait`] return at once.
+    pub(crate) fn notify(&self) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_all();
+    }
+
+    /// Sleeps up to `timeout` or until [`Self::notify`].
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut woken, _) = self
+            .cond
+            .wait_timeout_while(woken, timeout, |woken| !*woken)
+            .unwrap_or_else(|e| e.into_inner());
+        *woken = false;
+    }
+}
+
 /// What the threads share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -101,8 +127,10 @@ pub(crate) struct Shared {
     pub(crate) reader: RedbStore,
     /// How items are submitted to the MTA (SMTP or the sendmail program).
     pub(crate) sendmail: Submitter,
-    wake: Condvar,
-    wake_flag: Mutex<bool>,
+    /// Wakes the releaser.
+    wake: Wakeup,
+    /// Wakes the exit's assembly worker: a message is complete.
+    pub(crate) assembly: Wakeup,
     pub(crate) shutdown: AtomicBool,
     /// Set when a carrier was refused for a full store: the releaser runs
     /// an expiry pass at once instead of waiting for its schedule.
@@ -123,8 +151,7 @@ impl Shared {
 
     /// Wakes the releaser (a new item may be due earlier than it thought).
     pub(crate) fn notify(&self) {
-        *self.wake_flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.wake.notify_all();
+        self.wake.notify();
     }
 
     /// The daemon's clock (the wall clock, moved by the test-only offset).
@@ -140,12 +167,7 @@ impl Shared {
 
     /// Sleeps up to `timeout` or until [`Self::notify`].
     pub(crate) fn wait(&self, timeout: Duration) {
-        let flag = self.wake_flag.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut flag, _) = self
-            .wake
-            .wait_timeout_while(flag, timeout, |woken| !*woken)
-            .unwrap_or_else(|e| e.into_inner());
-        *flag = false;
+        self.wake.wait(timeout);
     }
 }
 
@@ -292,8 +314,8 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         state: Mutex::new(state),
         reader,
         sendmail,
-        wake: Condvar::new(),
-        wake_flag: Mutex::new(false),
+        wake: Wakeup::default(),
+        assembly: Wakeup::default(),
         shutdown: AtomicBool::new(false),
         expire_requested: AtomicBool::new(false),
         unsettled: Mutex::new(Vec::new()),
@@ -346,7 +368,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         let entry = state.node.entry();
         let stats = shared.reader.stats()?;
         tracing::info!(
-            "started node {} (layer {} of {}), keys for key periods {:?}; spool holds {} packets to forward and {} deliveries, {} held fragments, {} replay tags",
+            "started node {} (layer {} of {}), keys for key periods {:?}; spool holds {} packets to forward and {} deliveries, {} held fragments ({} messages complete, to be assembled), {} replay tags",
             entry.nickname(),
             entry.layer(),
             state.node.directory().params().hops,
@@ -354,12 +376,16 @@ pub fn run(config: Config) -> Result<(), StartError> {
             stats.forwards_waiting,
             stats.deliveries_waiting,
             stats.held_fragments,
+            stats.complete_messages,
             stats.replay_tags
         );
     }
     server::start(&shared)?;
     let release_shared = Arc::clone(&shared);
     let releaser = std::thread::spawn(move || release::release_loop(&release_shared));
+    // Its first pass assembles what a crash left complete.
+    let assembly_shared = Arc::clone(&shared);
+    std::thread::spawn(move || assemble::assemble_loop(&assembly_shared));
     for signal in signals.forever() {
         if signal == SIGHUP {
             reload_directory(&shared, true);
@@ -370,6 +396,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     }
     shared.shutdown.store(true, Ordering::SeqCst);
     shared.notify();
+    shared.assembly.notify();
     // Wait for a carrier being processed to commit or abort before exiting.
     let state = shared.lock();
     let _ = std::fs::remove_file(shared.config.socket_path());

@@ -357,7 +357,7 @@ pub(crate) fn expire(shared: &Shared, now: SystemTime) {
     let mut state = shared.lock();
     match state.node.expire(now) {
         Ok(0) => {}
-        Ok(n) => tracing::info!("dropped {n} incomplete messages whose fragments expired"),
+        Ok(n) => tracing::info!("dropped {n} undelivered messages whose fragments expired"),
         Err(e) => tracing::warn!("expiring fragments failed: {e}"),
     }
     let store = state.node.store_mut();

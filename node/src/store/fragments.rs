@@ -1,7 +1,7 @@
 //! [`NodeStore`] on redb: replay tags and the exit's fragments, written in
 //! the store's open transaction so they commit together with the spool.
 
-use super::tables::{DELIVERED, FRAGMENTS, PENDING, PERIOD_TAGS};
+use super::tables::{COMPLETE, DELIVERED, FRAGMENTS, PENDING, PERIOD_TAGS};
 use super::{
     charge, refund, to_millis, RedbStore, StoreError, MTA_QUEUE_LIFETIME, RECORD_OVERHEAD, TAG_COST,
 };
@@ -46,7 +46,9 @@ fn add_fragment(
     now: SystemTime,
 ) -> Result<FragmentStatus, StoreError> {
     let id = &fragment.message_id;
-    if txn.open_table(DELIVERED)?.get(id)?.is_some() {
+    // A complete message takes no more fragments: one assembly only.
+    if txn.open_table(DELIVERED)?.get(id)?.is_some() || txn.open_table(COMPLETE)?.get(id)?.is_some()
+    {
         return Ok(FragmentStatus::AlreadyDelivered);
     }
     let mut pending = txn.open_table(PENDING)?;
@@ -82,7 +84,8 @@ fn add_fragment(
 /// Shards of one message by fragment index.
 type Shards = Vec<(u8, Vec<u8>)>;
 
-/// Removes the pending record and shards of `id`, returning the shards.
+/// Removes the pending record, the complete mark and the shards of `id`,
+/// returning the shards.
 fn remove_message(
     txn: &WriteTransaction,
     id: &[u8; 16],
@@ -91,9 +94,12 @@ fn remove_message(
         Some(v) => Pending::decode(v.value())?,
         None => return Ok(None),
     };
+    let mut cost = RECORD_OVERHEAD * 2;
+    if txn.open_table(COMPLETE)?.remove(id)?.is_some() {
+        cost += RECORD_OVERHEAD;
+    }
     let mut fragments = txn.open_table(FRAGMENTS)?;
     let mut shards = Vec::new();
-    let mut cost = RECORD_OVERHEAD * 2;
     for row in fragments.extract_from_if((id, 0u8)..=(id, u8::MAX), |_, _| true)? {
         let (key, value) = row?;
         let shard = value.value().to_vec();
@@ -102,6 +108,42 @@ fn remove_message(
     }
     refund(txn, cost)?;
     Ok(Some((info, shards)))
+}
+
+/// The fragments held for `id`, from either kind of transaction.
+fn read_fragments(
+    pending: &impl ReadableTable<&'static [u8; 16], &'static [u8]>,
+    fragments: &impl ReadableTable<(&'static [u8; 16], u8), &'static [u8]>,
+    id: &[u8; 16],
+) -> Result<Vec<Fragment>, StoreError> {
+    let Some(info) = pending.get(id)? else {
+        return Ok(Vec::new());
+    };
+    let info = Pending::decode(info.value())?;
+    let mut held = Vec::new();
+    for row in fragments.range((id, 0u8)..=(id, u8::MAX))? {
+        let (key, value) = row?;
+        held.push(Fragment {
+            message_id: *id,
+            k: info.k,
+            n: info.n,
+            index: key.value().1,
+            body_len: info.body_len,
+            shard: value.value().to_vec(),
+        });
+    }
+    Ok(held)
+}
+
+/// The ids in [`COMPLETE`], from either kind of transaction.
+fn read_complete(
+    complete: &impl ReadableTable<&'static [u8; 16], u64>,
+) -> Result<Vec<[u8; 16]>, StoreError> {
+    let mut ids = Vec::new();
+    for row in complete.iter()? {
+        ids.push(*row?.0.value());
+    }
+    Ok(ids)
 }
 
 impl RedbStore {
@@ -179,31 +221,65 @@ impl NodeStore for RedbStore {
             .map_err(lib_error)
     }
 
-    fn take_fragments(
+    fn mark_complete(
         &mut self,
         message_id: &[u8; 16],
         now: SystemTime,
-    ) -> Result<Vec<Fragment>, LibStoreError> {
+    ) -> Result<(), LibStoreError> {
         self.in_txn(|txn, limit| {
-            let removed = remove_message(txn, message_id)?;
+            charge(txn, limit, RECORD_OVERHEAD)?;
+            txn.open_table(COMPLETE)?
+                .insert(message_id, to_millis(now))?;
+            Ok(())
+        })
+        .map_err(lib_error)
+    }
+
+    /// Read from the open transaction if there is one (what it wrote is
+    /// not committed yet), else from the last committed state without any
+    /// lock: the daemon's assembly worker reads through a handle of its own.
+    fn complete_messages(&self) -> Result<Vec<[u8; 16]>, LibStoreError> {
+        let result = match &self.txn {
+            Some(txn) => txn
+                .open_table(COMPLETE)
+                .map_err(StoreError::from)
+                .and_then(|t| read_complete(&t)),
+            None => self.read(|read| read_complete(&read.open_table(COMPLETE)?)),
+        };
+        result.map_err(lib_error)
+    }
+
+    /// Reads like [`Self::complete_messages`].
+    fn fragments(&self, message_id: &[u8; 16]) -> Result<Vec<Fragment>, LibStoreError> {
+        let result = match &self.txn {
+            Some(txn) => (|| {
+                let pending = txn.open_table(PENDING)?;
+                let fragments = txn.open_table(FRAGMENTS)?;
+                read_fragments(&pending, &fragments, message_id)
+            })(),
+            None => self.read(|read| {
+                let pending = read.open_table(PENDING)?;
+                let fragments = read.open_table(FRAGMENTS)?;
+                read_fragments(&pending, &fragments, message_id)
+            }),
+        };
+        result.map_err(lib_error)
+    }
+
+    fn finish_message(
+        &mut self,
+        message_id: &[u8; 16],
+        now: SystemTime,
+    ) -> Result<bool, LibStoreError> {
+        self.in_txn(|txn, limit| {
+            if txn.open_table(COMPLETE)?.get(message_id)?.is_none() {
+                return Ok(false);
+            }
+            remove_message(txn, message_id)?;
             charge(txn, limit, RECORD_OVERHEAD)?;
             txn.open_table(DELIVERED)?
                 .insert(message_id, to_millis(now))?;
-            Ok(removed
-                .map(|(info, shards)| {
-                    shards
-                        .into_iter()
-                        .map(|(index, shard)| Fragment {
-                            message_id: *message_id,
-                            k: info.k,
-                            n: info.n,
-                            index,
-                            body_len: info.body_len,
-                            shard,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default())
+            Ok(true)
         })
         .map_err(lib_error)
     }

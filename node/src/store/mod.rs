@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tables::{DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, UNKNOWN_HOPS};
+use tables::{
+    COMPLETE, DELIVERED, EXPIRY, FRAGMENTS, META, PENDING, QUEUE, SPOOL, SUBMITTING, UNKNOWN_HOPS,
+};
 
 /// How long an MTA keeps retrying a message before giving up: Postfix's
 /// default `maximal_queue_lifetime` (5 days). A carrier refused with a
@@ -50,8 +52,13 @@ pub struct StoreStats {
     /// Items being handed to the MTA now (or whose hand-over was cut short).
     #[serde(default)]
     pub submitting: u64,
-    /// Incomplete messages whose fragments the exit holds.
+    /// Messages whose fragments the exit holds (incomplete, or complete
+    /// and waiting for their assembly).
     pub held_messages: u64,
+    /// Of those, the complete ones: assembled and queued for delivery
+    /// soon (outside the lock; after a crash, at the next start).
+    #[serde(default)]
+    pub complete_messages: u64,
     /// Fragments held for them.
     pub held_fragments: u64,
     /// Messages remembered as delivered, so their late fragments are dropped.
@@ -283,6 +290,8 @@ impl RedbStore {
             txn.open_table(EXPIRY)?;
             txn.open_table(tables::EXPIRY_BY_ID)?;
             txn.open_table(UNKNOWN_HOPS)?;
+            // Added within layout 2: older files of it get the table here.
+            txn.open_table(COMPLETE)?;
             txn.commit()?;
             Ok(())
         })();
@@ -376,6 +385,7 @@ impl RedbStore {
             stats.submitting = read.open_table(SUBMITTING)?.len()?;
             stats.held_messages = read.open_table(PENDING)?.len()?;
             stats.held_fragments = read.open_table(FRAGMENTS)?.len()?;
+            stats.complete_messages = read.open_table(COMPLETE)?.len()?;
             stats.delivered_marks = read.open_table(DELIVERED)?.len()?;
             stats.replay_tags = read.open_table(tables::PERIOD_TAGS)?.len()?;
             stats.unknown_hops = read.open_table(UNKNOWN_HOPS)?.len()?;

@@ -17,6 +17,10 @@ pub(super) const PENDING: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::n
 /// (message id, fragment index) -> shard bytes.
 pub(super) const FRAGMENTS: TableDefinition<(&[u8; 16], u8), &[u8]> =
     TableDefinition::new("fragments");
+/// Messages whose needed fragments are all in [`FRAGMENTS`] and whose
+/// delivery is pending (assembled outside the daemon's lock), with the
+/// time they completed. Its rows leave with their [`PENDING`] row.
+pub(super) const COMPLETE: TableDefinition<&[u8; 16], u64> = TableDefinition::new("complete");
 /// Messages already delivered, with the time, so late fragments are dropped.
 pub(super) const DELIVERED: TableDefinition<&[u8; 16], u64> = TableDefinition::new("delivered");
 /// Items handed to the MTA right now: id -> when the attempt began. Such
