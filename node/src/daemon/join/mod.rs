@@ -50,6 +50,8 @@ impl Joiner {
     /// new document into it.
     pub(crate) fn attach(&self, shared: &Arc<Shared>) {
         let _ = self.node.set(Arc::clone(shared));
+        // A document fetched while the node was opening went to nobody.
+        super::reload_directory(shared, false);
     }
 
     /// Ends both threads' sleeps; they stop before their next round.
