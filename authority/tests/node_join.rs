@@ -34,8 +34,9 @@ fn node_binary() -> &'static Path {
         let authority = Path::new(env!("CARGO_BIN_EXE_mixmailer-authority"));
         let profile_dir = authority.parent().unwrap();
         let target_dir = profile_dir.parent().unwrap();
+        // The profile this test was built with (`target/debug` is `test`'s too).
         let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev",
+            "debug" => "test",
             other => other,
         };
         let out = Command::new(env!("CARGO"))
