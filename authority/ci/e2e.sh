@@ -48,7 +48,7 @@ fail() {
 # ---------------------------------------------------------------- network
 NETWORK=e2e
 HOPS=3
-KEY_PERIOD=60
+KEY_PERIOD=3600
 INTERVAL=10
 # The client fetches at most once a minute after a success
 # (client/src/schedule.rs): a document must outlive that.
