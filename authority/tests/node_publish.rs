@@ -1,15 +1,12 @@
-//! The node side of SPEC 8 (`node/src/publish.rs`, compiled here until the
-//! daemon wires it in): a descriptor POSTed to every configured authority,
-//! refusals reported with the authority's one-line reason.
+//! The node side of SPEC 8 (`mixmailer_node::publish`, which the daemon
+//! runs under `[join]`): a descriptor POSTed to every configured
+//! authority, refusals reported with the authority's one-line reason.
 
 mod common;
 
-#[path = "../../node/src/publish.rs"]
-mod publish;
-
 use common::*;
 use mixmailer::descriptor::Role;
-use publish::{publish_descriptor, PublishError};
+use mixmailer_node::publish::{publish_descriptor, PublishError};
 use std::time::SystemTime;
 
 #[test]

@@ -1,6 +1,7 @@
 //! The node's TOML configuration (`run --config FILE`, also read by
 //! `receive` and `status` to find the daemon's socket).
 
+use mixmailer::directory::{MAX_KEY_PERIOD_SECS, MIN_KEY_PERIOD_SECS};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -80,6 +81,140 @@ pub struct Config {
     /// How mail goes out.
     #[serde(default)]
     pub outgoing: Outgoing,
+    /// Self-registration with the directory authorities (docs/operating.md,
+    /// "How nodes join"). Without it the directory file is kept by hand and
+    /// must list the node when the daemon starts.
+    pub join: Option<Join>,
+}
+
+/// `[join]`: the daemon publishes its own descriptor (SPEC 7) to the
+/// authorities and keeps `directory_file` current from the mirrors.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    /// The descriptor's nickname, `[A-Za-z0-9_-]{1,32}`.
+    pub nickname: String,
+    /// `mix` or `exit` (see [`Join::role`]).
+    pub role: String,
+    /// The network name the authorities serve, `[a-z0-9-]{1,64}`.
+    pub network: String,
+    /// The network's key period T in seconds (3600..=604800, SPEC 1).
+    pub key_period: u64,
+    /// Base URLs of every authority (`http://` or `https://`); the
+    /// descriptor is POSTed to each.
+    pub authorities: Vec<String>,
+    /// Base URLs the directory is fetched from, in this order; default
+    /// the authorities.
+    pub mirrors: Option<Vec<String>>,
+}
+
+impl Join {
+    /// The role; [`Config::parse`] already refused anything but `mix` and `exit`.
+    pub fn role(&self) -> mixmailer::descriptor::Role {
+        if self.role == "exit" {
+            mixmailer::descriptor::Role::Exit
+        } else {
+            mixmailer::descriptor::Role::Mix
+        }
+    }
+
+    /// T as a duration.
+    pub fn key_period(&self) -> Duration {
+        Duration::from_secs(self.key_period)
+    }
+
+    /// Where the directory is fetched from.
+    pub fn mirrors(&self) -> &[String] {
+        self.mirrors.as_deref().unwrap_or(&self.authorities)
+    }
+
+    /// Checks every field; the error names the field (without `join.`).
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let name_ok = |s: &str, max: usize, ok: fn(char) -> bool| {
+            !s.is_empty() && s.len() <= max && s.chars().all(ok)
+        };
+        if !name_ok(&self.nickname, 32, |c| {
+            c.is_ascii_alphanumeric() || c == '_' || c == '-'
+        }) {
+            return Err((
+                "join.nickname",
+                format!("{:?} is not 1 to 32 of A-Z a-z 0-9 _ -", self.nickname),
+            ));
+        }
+        if self.role != "mix" && self.role != "exit" {
+            return Err((
+                "join.role",
+                format!("{:?} is not \"mix\" or \"exit\"", self.role),
+            ));
+        }
+        if !name_ok(&self.network, 64, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+        }) {
+            return Err((
+                "join.network",
+                format!("{:?} is not 1 to 64 of a-z 0-9 -", self.network),
+            ));
+        }
+        let periods = MIN_KEY_PERIOD_SECS..=MAX_KEY_PERIOD_SECS;
+        if !periods.contains(&self.key_period) {
+            return Err((
+                "join.key_period",
+                format!(
+                    "{} is not in {}..={} seconds (SPEC 1); use the authorities' key_period",
+                    self.key_period,
+                    periods.start(),
+                    periods.end()
+                ),
+            ));
+        }
+        if self.authorities.is_empty() {
+            return Err((
+                "join.authorities",
+                "list the base URL of at least one authority".to_owned(),
+            ));
+        }
+        for url in &self.authorities {
+            check_base_url(url).map_err(|e| ("join.authorities", e))?;
+        }
+        if let Some(mirrors) = &self.mirrors {
+            if mirrors.is_empty() {
+                return Err((
+                    "join.mirrors",
+                    "list at least one mirror, or leave mirrors out to use the authorities"
+                        .to_owned(),
+                ));
+            }
+            for url in mirrors {
+                check_base_url(url).map_err(|e| ("join.mirrors", e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A base URL the HTTP clients can use: `http://` or `https://`, a host,
+/// no query or fragment (paths are appended to it).
+fn check_base_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} does not start with http:// or https://"))?;
+    let host_port = rest.split('/').next().unwrap_or("");
+    if host_port.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{url:?} is not a base URL (no spaces, query or fragment)"
+        ));
+    }
+    if let Some((host, port)) = host_port.rsplit_once(':') {
+        // A bracketed IPv6 address without a port has its colons inside [].
+        if !host_port.ends_with(']') && (host.is_empty() || port.parse::<u16>().is_err()) {
+            return Err(format!("{url:?}: {port:?} is not a port number"));
+        }
+    }
+    Ok(())
 }
 
 /// Incoming mail. The MTA delivers carriers over LMTP to `lmtp_socket`
@@ -297,6 +432,10 @@ impl Config {
                 ),
             ));
         }
+        if let Some(join) = &config.join {
+            join.check()
+                .map_err(|(field, reason)| invalid(field, reason))?;
+        }
         Ok(config)
     }
 
@@ -472,5 +611,80 @@ mod tests {
         let text = format!("{}[incoming]\nlmtp_socket = \"/s/lmtp.sock\"\n", base());
         let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("incoming.lmtp_socket"), "{err}");
+    }
+
+    const JOIN: &str = "[join]\nnickname = \"node1\"\nrole = \"exit\"\nnetwork = \"e2e\"\n\
+                        key_period = 3600\n\
+                        authorities = [\"http://127.0.0.31:8101\", \"https://dir.example.org/mix/\"]\n";
+
+    #[test]
+    fn join_section_is_optional_and_mirrors_default_to_the_authorities() {
+        let c = Config::parse(&base(), Path::new("c.toml")).unwrap();
+        assert!(c.join.is_none());
+        let c = Config::parse(&format!("{}{JOIN}", base()), Path::new("c.toml")).unwrap();
+        let join = c.join.unwrap();
+        assert_eq!(join.role(), mixmailer::descriptor::Role::Exit);
+        assert_eq!(join.key_period(), Duration::from_secs(3600));
+        assert_eq!(join.mirrors(), join.authorities.as_slice());
+        let text = format!("{}{JOIN}mirrors = [\"http://[::1]:80\"]\n", base());
+        let c = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.join.unwrap().mirrors(), ["http://[::1]:80".to_owned()]);
+    }
+
+    /// The error of `[join]` with `line` replaced by `with`.
+    fn join_error(line: &str, with: &str) -> String {
+        let section = JOIN.replace(line, with);
+        assert_ne!(section, JOIN, "{line} is in JOIN");
+        Config::parse(&format!("{}{section}", base()), Path::new("c.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn bad_join_values_are_refused_naming_the_field() {
+        let cases = [
+            ("role = \"exit\"", "role = \"relay\"", "`join.role`"),
+            ("key_period = 3600", "key_period = 0", "`join.key_period`"),
+            ("key_period = 3600", "key_period = 60", "`join.key_period`"),
+            (
+                "nickname = \"node1\"",
+                "nickname = \"no de\"",
+                "`join.nickname`",
+            ),
+            ("network = \"e2e\"", "network = \"E2E\"", "`join.network`"),
+            (
+                "authorities = [\"http://127.0.0.31:8101\", \"https://dir.example.org/mix/\"]",
+                "authorities = []",
+                "`join.authorities`",
+            ),
+            (
+                "http://127.0.0.31:8101",
+                "ftp://127.0.0.31",
+                "`join.authorities`",
+            ),
+            (
+                "http://127.0.0.31:8101",
+                "http://127.0.0.31:port",
+                "`join.authorities`",
+            ),
+            ("http://127.0.0.31:8101", "http://", "`join.authorities`"),
+            (
+                "http://127.0.0.31:8101",
+                "127.0.0.31:8101",
+                "`join.authorities`",
+            ),
+        ];
+        for (line, with, field) in cases {
+            let err = join_error(line, with);
+            assert!(err.contains(field), "{with}: {err}");
+        }
+        let err = Config::parse(
+            &format!("{}{JOIN}mirrors = [\"http://a?x=1\"]\n", base()),
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`join.mirrors`"), "{err}");
+        let err = join_error("role = \"exit\"\n", "");
+        assert!(err.contains("role"), "{err}");
     }
 }

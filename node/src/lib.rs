@@ -12,12 +12,16 @@
 //! after the MTA accepted it.
 #![deny(missing_docs)]
 
+pub mod atomic_file;
 pub mod config;
 pub mod daemon;
+pub mod descriptor;
 pub mod directory_file;
 pub mod keyfile;
 pub mod lmtp;
 pub mod protocol;
+pub mod publication;
+pub mod publish;
 pub mod receive;
 pub mod send;
 pub mod status;

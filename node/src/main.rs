@@ -1,18 +1,15 @@
 //! The `mixmailer-node` command line.
 
 use clap::{Args, Parser, Subcommand};
-use mixmailer::descriptor::{Descriptor, Role};
-use mixmailer::directory::PeriodKey;
-use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
+use mixmailer::descriptor::Role;
+use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey};
 use mixmailer::Directory;
 use mixmailer_node::config::Config;
 use mixmailer_node::directory_file::{summary, DirectorySource};
-use mixmailer_node::keyfile::{
-    decode_public, encode_public, read_secret, write_secret, PeriodKeyDir,
-};
+use mixmailer_node::keyfile::{decode_public, encode_public, read_secret, write_secret};
 use mixmailer_node::receive::{deliver_to_daemon, read_bounded, ReceiveResult, EX_TEMPFAIL};
 use mixmailer_node::submit::Sendmail;
-use mixmailer_node::{daemon, send, status};
+use mixmailer_node::{atomic_file, daemon, descriptor, send, status};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::path::PathBuf;
@@ -226,8 +223,6 @@ fn keygen(kind: KeyKind) -> Result<(), String> {
 fn descriptor(args: DescriptorArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     let now = config.clock(SystemTime::now());
-    let identity =
-        NodeIdentityKey::from_bytes(*read_secret(&config.key_file).map_err(|e| e.to_string())?);
     // Network and key period: given, or from the directory the node uses.
     let from_directory = || -> Result<(String, Duration), String> {
         let directory = daemon::load_directory(&config, now).map_err(|e| {
@@ -246,48 +241,19 @@ fn descriptor(args: DescriptorArgs) -> Result<(), String> {
     if key_period.is_zero() {
         return Err("--key-period must be a positive number of seconds".into());
     }
-    let keys = PeriodKeyDir::open(&config.key_dir()).map_err(|e| e.to_string())?;
-    let current = mixmailer::period::period_of(now, key_period);
-    let mut rng = rng()?;
-    keys.ensure(current..=current + config.key_periods_ahead, || {
-        Ok(NodeSecretKey::generate(&mut rng).to_bytes())
-    })
-    .map_err(|e| e.to_string())?;
-    let mut period_keys = Vec::new();
-    for period in keys.periods().map_err(|e| e.to_string())? {
-        if period + 1 < current {
-            continue;
-        }
-        let secret = NodeSecretKey::from_bytes(*keys.read(period).map_err(|e| e.to_string())?);
-        period_keys.push(PeriodKey {
-            period,
-            key: secret.public_key(),
-        });
-    }
-    let descriptor = Descriptor {
-        network,
-        key_period,
+    let terms = descriptor::Terms {
         nickname: args.nickname,
-        address: config.address.clone(),
-        identity: identity.public_key(),
         role: match args.role {
             RoleArg::Mix => Role::Mix,
             RoleArg::Exit => Role::Exit,
         },
-        // Descriptors carry whole seconds.
-        published: SystemTime::UNIX_EPOCH
-            + Duration::from_secs(
-                now.duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            ),
-        keys: period_keys,
+        network,
+        key_period,
     };
-    let signed = descriptor
-        .sign(&identity)
-        .map_err(|e| format!("cannot sign the descriptor: {e}"))?;
+    let signed = descriptor::sign(&config, &terms, now).map_err(|e| e.to_string())?;
     match args.out {
-        Some(path) => write_public(&path, &signed)?,
+        Some(path) => atomic_file::write(&path, &signed, 0o644)
+            .map_err(|e| format!("{}: {e}", path.display()))?,
         None => {
             use std::io::Write;
             std::io::stdout()
@@ -295,29 +261,6 @@ fn descriptor(args: DescriptorArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
         }
     }
-    Ok(())
-}
-
-/// Writes a public document (descriptor, directory) atomically: readers
-/// never see half of it.
-fn write_public(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
     Ok(())
 }
 
@@ -426,14 +369,32 @@ fn receive(config: PathBuf) -> ExitCode {
 
 fn show_status(config: PathBuf, json: bool) -> Result<(), String> {
     let config = Config::load(&config).map_err(|e| e.to_string())?;
-    let (stats, source) = status::stats(&config)?;
+    let stats = match status::stats(&config) {
+        Ok(found) => Some(found),
+        // A joining daemon opens its store and socket once it is listed;
+        // what it did so far is still worth showing.
+        Err(e) if config.join.is_some() && !json => {
+            println!("status:              daemon not answering and no spool yet ({e}); a joining daemon answers once it is listed");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     if json {
+        let (stats, _) = stats.ok_or("no status")?;
         println!(
             "{}",
             serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?
         );
-    } else {
+        return Ok(());
+    }
+    if let Some((stats, source)) = stats {
         print!("{}", status::report(&stats, source, SystemTime::now()));
+    }
+    if config.join.is_some() {
+        print!(
+            "{}",
+            status::join_report(&config, config.clock(SystemTime::now()))
+        );
     }
     Ok(())
 }

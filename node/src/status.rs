@@ -91,3 +91,46 @@ pub fn report(stats: &StoreStats, source: Source, now: SystemTime) -> String {
         stats.bytes_limit,
     )
 }
+
+/// The `[join]` part of the report: whether the directory file lists the
+/// node, and each authority's answer to its newest publication.
+pub fn join_report(config: &Config, now: SystemTime) -> String {
+    let record = crate::publication::Record::read(&config.spool_dir);
+    let identity = record
+        .as_ref()
+        .and_then(|r| crate::keyfile::decode_public(&r.identity).ok());
+    let directory = std::fs::read(&config.directory_file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            let trusted = config.trusted_keys()?;
+            mixmailer::Directory::parse(&text, &trusted, config.threshold, now)
+                .map_err(|e| e.to_string())
+        });
+    let listing = match (&directory, identity) {
+        (Err(e), _) => format!("none usable ({e})"),
+        (Ok(_), None) => "not published yet".to_owned(),
+        (Ok(d), Some(id)) => match d.node_by_identity(&id) {
+            Some(entry) => format!(
+                "lists this node as {} <{}>, layer {} of {}; valid until {}",
+                entry.nickname(),
+                entry.address(),
+                entry.layer(),
+                d.params().hops,
+                format_directory_time(d.params().valid_until)
+            ),
+            None => format!(
+                "does not list this node (valid until {})",
+                format_directory_time(d.params().valid_until)
+            ),
+        },
+    };
+    let mut out = format!("directory:           {listing}\n");
+    match record {
+        Some(r) => {
+            out.push_str("published to:\n");
+            out.push_str(&r.report());
+        }
+        None => out.push_str("published to:        nothing yet\n"),
+    }
+    out
+}

@@ -7,6 +7,7 @@
 //! it is released, with its next hop but nothing about its arrival.
 
 mod handle;
+mod join;
 mod periods;
 mod release;
 mod server;
@@ -233,9 +234,8 @@ fn submitter(config: &Config) -> Result<Submitter, StartError> {
     })
 }
 
-/// Opens everything `run` needs; separate from [`run`] so tests can drive
-/// the parts without sockets or signals.
-pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
+/// Creates the spool directory (mode 0700) and checks that it is private.
+fn create_spool(config: &Config) -> Result<(), StartError> {
     let spool = &config.spool_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -247,9 +247,21 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
             source,
         })?;
     check_private(spool, "spool directory")?;
-    // Only the public half is kept: the daemon never signs as the node.
-    let identity =
-        NodeIdentityKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?).public_key();
+    Ok(())
+}
+
+/// The node's identity public key. Only the public half is kept: the
+/// secret is read again, and wiped after use, each time a descriptor is
+/// signed (`[join]`, crate::descriptor), and never while packets are handled.
+fn identity(config: &Config) -> Result<[u8; 32], StartError> {
+    Ok(NodeIdentityKey::from_bytes(*crate::keyfile::read_secret(&config.key_file)?).public_key())
+}
+
+/// Opens everything `run` needs; separate from [`run`] so tests can drive
+/// the parts without sockets or signals.
+pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
+    create_spool(&config)?;
+    let identity = identity(&config)?;
     let now = config.clock(SystemTime::now());
     if config.test_clock_offset_secs != 0 || config.test_clock_offset_file.is_some() {
         tracing::warn!(
@@ -258,6 +270,15 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         );
     }
     let directory = load_directory(&config, now)?;
+    if let Some(join) = &config.join {
+        if join.key_period() != directory.params().key_period {
+            tracing::warn!(
+                "join.key_period is {} s but the directory's key-period is {} s: the authorities refuse this node's descriptors until join.key_period is theirs",
+                join.key_period,
+                directory.params().key_period.as_secs()
+            );
+        }
+    }
     let directory_stamp = file_stamp(&config.directory_file);
     let key_dir = PeriodKeyDir::open(&config.key_dir())?;
     let node_keys = periods::prepare(&key_dir, &config, &directory, identity, now)?;
@@ -318,7 +339,21 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
     };
     let previous = state.node.directory().clone();
     if let Err(e) = state.node.set_directory(directory) {
-        tracing::error!("keeping the old directory: {e}");
+        if matches!(
+            e,
+            mixmailer::Error::Node(mixmailer::node::NodeError::NotInDirectory)
+        ) {
+            let hint = if shared.config.join.is_some() {
+                "the authorities left it out (see their logs and `mixmailer-node status`); the descriptor is still published every key period"
+            } else {
+                "add it to the directory, or configure [join]"
+            };
+            tracing::error!(
+                "keeping the old directory: the new one does not list this node: {hint}"
+            );
+        } else {
+            tracing::error!("keeping the old directory: {e}");
+        }
         return;
     }
     if let Err(e) = check_address(&shared.config, &state.node) {
@@ -336,11 +371,36 @@ pub(crate) fn reload_directory(shared: &Shared, force: bool) {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. SIGHUP re-reads the directory.
+/// With `[join]` it first publishes its descriptor and fetches the
+/// directory, and waits until a directory lists it (see [`join`]).
 pub fn run(config: Config) -> Result<(), StartError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(StartError::Signals)?;
-    let shared = open(config)?;
+    let joiner = match &config.join {
+        Some(_) => {
+            create_spool(&config)?;
+            join::Joiner::start(&config)
+        }
+        None => None,
+    };
+    let shared = match &joiner {
+        None => open(config)?,
+        Some(joiner) => match wait_until_listed(&config, joiner, &mut signals) {
+            Ok(Some(shared)) => {
+                joiner.attach(&shared);
+                shared
+            }
+            Ok(None) => {
+                joiner.stop();
+                return Ok(());
+            }
+            Err(e) => {
+                joiner.stop();
+                return Err(e);
+            }
+        },
+    };
     {
         let state = shared.lock();
         let entry = state.node.entry();
@@ -370,6 +430,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
     }
     shared.shutdown.store(true, Ordering::SeqCst);
     shared.notify();
+    if let Some(joiner) = &joiner {
+        joiner.stop();
+    }
     // Wait for a carrier being processed to commit or abort before exiting.
     let state = shared.lock();
     let _ = std::fs::remove_file(shared.config.socket_path());
@@ -379,4 +442,93 @@ pub fn run(config: Config) -> Result<(), StartError> {
     drop(state);
     let _ = releaser.join();
     Ok(())
+}
+
+/// How often a node waiting to be listed looks at its directory file even
+/// when the fetcher brought nothing new (a file replaced by hand, a moved
+/// test clock).
+const LISTING_RECHECK: Duration = Duration::from_secs(30);
+
+/// Why the directory file does not let this node start yet, or `None`
+/// when it lists the node with its address.
+fn not_listed(config: &Config, identity: &[u8; 32]) -> Option<String> {
+    let directory = match load_directory(config, config.clock(SystemTime::now())) {
+        Ok(d) => d,
+        Err(StartError::DirectoryRead { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Some(format!(
+                "no directory yet at {}",
+                config.directory_file.display()
+            ))
+        }
+        Err(e) => return Some(e.to_string()),
+    };
+    match directory.node_by_identity(identity) {
+        None => Some("the directory does not list this node yet".to_owned()),
+        Some(entry) if !entry.address().eq_ignore_ascii_case(&config.address) => Some(format!(
+            "the directory lists this node with its old address {}, not {}",
+            entry.address(),
+            config.address
+        )),
+        Some(_) => None,
+    }
+}
+
+/// `[join]` start-up: opens the node once a verified directory lists it,
+/// meanwhile the join threads publish and fetch. `None` when a signal
+/// stopped the daemon first.
+fn wait_until_listed(
+    config: &Config,
+    joiner: &join::Joiner,
+    signals: &mut signal_hook::iterator::Signals,
+) -> Result<Option<Arc<Shared>>, StartError> {
+    use signal_hook::consts::SIGHUP;
+    let identity = identity(config)?;
+    let mut last_reason: Option<String> = None;
+    loop {
+        let seen = joiner.documents();
+        let reason = match not_listed(config, &identity) {
+            Some(reason) => reason,
+            None => match open(config.clone()) {
+                Ok(shared) => {
+                    if last_reason.is_some() {
+                        tracing::info!("listed by the authorities; starting");
+                    }
+                    return Ok(Some(shared));
+                }
+                // Listed, but not with this node's current keys or address
+                // (an older descriptor): a newer directory will be.
+                Err(e @ (StartError::Directory { .. } | StartError::AddressMismatch { .. })) => {
+                    e.to_string()
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if last_reason.as_ref() != Some(&reason) {
+            let join = config.join.as_ref().map(|j| j.nickname.as_str());
+            tracing::info!(
+                "waiting to be listed by the authorities (nickname {}, identity {}): {reason}",
+                join.unwrap_or("?"),
+                crate::keyfile::encode_public(&identity)
+            );
+            last_reason = Some(reason);
+        }
+        // Until a new document, a signal, or the recheck time.
+        let until = std::time::Instant::now() + LISTING_RECHECK;
+        loop {
+            let mut hangup = false;
+            for signal in signals.pending() {
+                if signal != SIGHUP {
+                    tracing::info!("stopping on signal {signal} (was waiting to be listed)");
+                    return Ok(None);
+                }
+                hangup = true;
+            }
+            if hangup || joiner.documents() != seen || std::time::Instant::now() >= until {
+                break;
+            }
+            joiner.wait_for_document(seen, Duration::from_millis(500));
+        }
+    }
 }

@@ -135,17 +135,30 @@ pub(crate) fn rotate(state: &mut NodeState, config: &Config, now: SystemTime) {
             return;
         }
     };
-    for period in &made {
-        let key = match state.keys.read(*period) {
+    // Every key on disk the node lacks: the ones just made, and those the
+    // `[join]` publisher made first for its descriptor.
+    let missing = match state.keys.periods() {
+        Ok(periods) => periods
+            .into_iter()
+            .filter(|p| *p >= from && state.node.keys().get(*p).is_none())
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::error!("listing the key directory failed: {e}");
+            return;
+        }
+    };
+    for period in missing {
+        let key = match state.keys.read(period) {
             Ok(k) => NodeSecretKey::from_bytes(*k),
             Err(e) => {
                 tracing::error!("reading the new key of period {period} failed: {e}");
                 return;
             }
         };
-        if let Err(e) = state.node.insert_key(*period, key) {
-            tracing::error!("the new key of period {period} was refused: {e}");
-            return;
+        // A key the directory lists differently stays unused (logged
+        // once per period); the others still go in.
+        if let Err(e) = state.node.insert_key(period, key) {
+            tracing::error!("the key of period {period} was refused: {e}");
         }
     }
     // Logged once everything is done: whoever reads it (an operator, a
