@@ -75,11 +75,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--timeout" => {
                 let v = value()?;
-                let secs: u64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("--timeout {v:?}: not a positive number of seconds"))?;
+                let secs: u64 =
+                    v.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                        format!("--timeout {v:?}: not a positive number of seconds")
+                    })?;
                 timeout = Some(Duration::from_secs(secs));
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -175,8 +174,16 @@ mod tests {
     #[test]
     fn mirrors_keep_their_order_and_keys_decode() {
         let a = parse(&[
-            "--cache", "/tmp/c", "--mirror", "http://b", "--mirror", "http://a", "--trusted",
-            KEY, "--threshold", "1",
+            "--cache",
+            "/tmp/c",
+            "--mirror",
+            "http://b",
+            "--mirror",
+            "http://a",
+            "--trusted",
+            KEY,
+            "--threshold",
+            "1",
         ])
         .unwrap()
         .unwrap();
@@ -192,8 +199,17 @@ mod tests {
         assert!(e(&["--cache", "c", "--trusted", KEY]).contains("--mirror"));
         assert!(e(&["--cache", "c", "--mirror", "m"]).contains("--trusted"));
         assert!(e(&["--cache", "c", "--mirror", "m", "--trusted", "xyz"]).contains("base64"));
-        assert!(e(&["--cache", "c", "--mirror", "m", "--trusted", KEY, "--threshold", "two"])
-            .contains("--threshold"));
+        assert!(e(&[
+            "--cache",
+            "c",
+            "--mirror",
+            "m",
+            "--trusted",
+            KEY,
+            "--threshold",
+            "two"
+        ])
+        .contains("--threshold"));
         assert!(e(&["--cache"]).contains("needs a value"));
         assert!(e(&["--bogus"]).contains("--bogus"));
         assert!(parse(&["--help"]).unwrap().is_none());
