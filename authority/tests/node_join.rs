@@ -380,6 +380,15 @@ fn refusals_are_logged_with_the_reason_and_unreachable_authorities_are_retried()
         status.contains(&format!("{up} refused")) && status.contains("othernet"),
         "{status}"
     );
+    // Refused, so never listed: SIGTERM still stops it at once.
+    wrong.stop();
+    assert!(
+        wrong
+            .log()
+            .contains("stopping on signal 15 (was waiting to be listed)"),
+        "{}",
+        wrong.log()
+    );
 
     node.wait_log(
         &format!("sending the descriptor again in 60 s to {down}"),

@@ -53,7 +53,15 @@ pub(super) fn run(joiner: &Joiner) {
                     ),
                 };
                 report(&mut last_problem, problem);
-                fetched.next_fetch.duration_since(now).unwrap_or_default()
+                // The client waits at least a minute after a fetch; a
+                // document valid for less (a test network) must not
+                // expire under the node meanwhile.
+                let until = fetched.directory.params().valid_until;
+                fetched
+                    .next_fetch
+                    .min(until)
+                    .duration_since(now)
+                    .unwrap_or_default()
             }
             Err(e) => {
                 report(&mut last_problem, format!("fetching the directory: {e}"));
