@@ -37,7 +37,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Plain logs (no colour codes) for the greps below.
 export NO_COLOR=1
 
-step() { printf '\n=== %s: %s ===\n' "$NAME" "$*"; }
+step() { printf '\n=== %s: %s (at %s s) ===\n' "$NAME" "$*" "${SECONDS}"; }
 fail() {
     echo "$NAME: FAIL: $*" >&2
     exit 1
