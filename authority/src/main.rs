@@ -117,14 +117,21 @@ async fn probing(authority: Arc<Authority>) {
     let Some(rules) = authority.liveness_rules() else {
         return;
     };
+    // Rounds start on a fixed beat, not probe_interval after the previous
+    // round ended: then neighbouring rounds are sent probe_interval apart,
+    // within the radius in which an arrived probe clears a node of a lost
+    // one (section 7), and a partner of a dead node that was unlucky in one
+    // round is cleared by the next.
+    let mut beat = tokio::time::interval(Duration::from_secs(rules.probe_interval));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        beat.tick().await;
         let a = authority.clone();
         match tokio::task::spawn_blocking(move || send::probe_round(&a, SystemTime::now())).await {
             Ok(Ok(n)) => tracing::info!(probes = n, "probe round sent"),
             Ok(Err(e)) => tracing::warn!("probe round: {e}"),
             Err(_) => tracing::error!("probe round failed"),
         }
-        tokio::time::sleep(Duration::from_secs(rules.probe_interval)).await;
     }
 }
 
