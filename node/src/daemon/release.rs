@@ -543,6 +543,46 @@ mod spool_tests {
         id
     }
 
+    /// The failure of issue 10 item 1: the MTA took an item, then the store
+    /// cannot record it (a full disk). The item stays marked as submitted,
+    /// is not sent again, and is removed once the store works.
+    #[test]
+    fn a_submission_the_store_cannot_record_is_sent_once() {
+        use crate::store::test_faults;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        std::fs::write(dir.path().join("mta-up"), "").unwrap();
+        let sent = || {
+            std::fs::read_to_string(dir.path().join("sent"))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let now = SystemTime::now();
+        spool_forward(&shared, now);
+        let due = shared.reader.due(now, 10).unwrap();
+        // The round's mark commits (on this thread); recording what the
+        // MTA took fails.
+        test_faults::fail_commits_after(1);
+        let recorded = release_round(&shared, due, now);
+        assert!(!recorded, "the round must report the store failure");
+        assert_eq!(sent(), 1);
+        assert_eq!(shared.unsettled.lock().unwrap().len(), 1);
+        // Still failing: later rounds neither send it again nor lose it.
+        for _ in 0..3 {
+            assert!(!settle_pending(&shared));
+            let later = now + Duration::from_secs(3600);
+            assert!(shared.reader.due(later, 10).unwrap().is_empty());
+        }
+        assert_eq!(sent(), 1);
+        assert_eq!(shared.reader.spooled().unwrap().len(), 1);
+        test_faults::heal();
+        assert!(settle_pending(&shared));
+        assert!(shared.unsettled.lock().unwrap().is_empty());
+        assert!(shared.reader.spooled().unwrap().is_empty());
+        assert_eq!(sent(), 1);
+    }
+
     #[test]
     fn failed_submission_stays_in_the_spool_and_is_retried_later() {
         let dir = tempfile::tempdir().unwrap();

@@ -312,6 +312,14 @@ impl RedbStore {
     /// Makes everything since [`Self::begin`] durable (fsync'd) at once.
     pub fn commit(&mut self) -> Result<(), StoreError> {
         let txn = self.txn.take().ok_or(StoreError::NoTransaction)?;
+        #[cfg(test)]
+        if test_faults::commit_fails() {
+            // Dropping the transaction aborts it, as a failed commit does.
+            drop(txn);
+            return Err(StoreError::Database(redb::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::StorageFull,
+            ))));
+        }
         self.slot.watch(txn.commit().map_err(StoreError::from))?;
         self.slot.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -414,4 +422,39 @@ fn refund(txn: &WriteTransaction, delta: u64) -> Result<(), StoreError> {
     let used = tables::meta_get(&meta, tables::BYTES_USED)?;
     meta.insert(tables::BYTES_USED, used.saturating_sub(delta))?;
     Ok(())
+}
+
+/// Commit failures on demand, for the unit tests of paths a real full disk
+/// reaches only by chance (redb may find room in its own file for a small
+/// write after the disk filled up). Per thread, so parallel tests do not
+/// see each other's faults.
+#[cfg(test)]
+pub(crate) mod test_faults {
+    use std::cell::Cell;
+
+    thread_local! {
+        static COMMITS_BEFORE_FAILING: Cell<Option<u32>> = const { Cell::new(None) };
+    }
+
+    /// Lets `n` more explicit commits of this thread succeed, then fails
+    /// every one until [`heal`].
+    pub(crate) fn fail_commits_after(n: u32) {
+        COMMITS_BEFORE_FAILING.with(|c| c.set(Some(n)));
+    }
+
+    /// Commits succeed again.
+    pub(crate) fn heal() {
+        COMMITS_BEFORE_FAILING.with(|c| c.set(None));
+    }
+
+    pub(super) fn commit_fails() -> bool {
+        COMMITS_BEFORE_FAILING.with(|c| match c.get() {
+            None => false,
+            Some(0) => true,
+            Some(n) => {
+                c.set(Some(n - 1));
+                false
+            }
+        })
+    }
 }
