@@ -1,6 +1,6 @@
 //! Probe routes for one round: every node of every layer on at least two
-//! routes, with partners that differ between its two routes when the
-//! layers allow it (docs/authority.md section 7).
+//! routes, with partners drawn independently for each (so usually, not
+//! always, different; docs/authority.md section 7).
 
 use rand::seq::SliceRandom;
 
