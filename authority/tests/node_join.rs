@@ -27,7 +27,10 @@ use std::time::{Duration, SystemTime};
 
 const INTERVAL: u64 = 6;
 
-/// Builds `mixmailer-node` into this test's target directory and profile.
+/// Builds `mixmailer-node` with this test's profile, into a target
+/// directory of its own below this test's: a nested cargo sharing the outer
+/// `cargo test --workspace`'s directory rebuilt the outer build's libraries
+/// with other features while it was running (its doctests then failed).
 fn node_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -51,7 +54,7 @@ fn node_binary() -> &'static Path {
                 profile,
                 "--target-dir",
             ])
-            .arg(target_dir)
+            .arg(target_dir.join("nested-mixmailer-node"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
             .output()
