@@ -72,7 +72,8 @@ impl Exit {
     }
 
     /// One fragment, wrapped for the exit and received by it.
-    fn receive(&mut self, fragment: &Fragment) -> Received {
+    /// A packet carrying `fragment` to the exit, and its key period.
+    fn packet(&mut self, fragment: &Fragment) -> (u64, Vec<u8>) {
         let period = period_of(self.now, self.directory.params().key_period);
         let entry = &self.directory.nodes()[EXIT];
         let hop = PacketHop {
@@ -89,6 +90,11 @@ impl Exit {
         )
         .unwrap();
         self.next_secret += 1;
+        (period, packet)
+    }
+
+    fn receive(&mut self, fragment: &Fragment) -> Received {
+        let (period, packet) = self.packet(fragment);
         self.node.receive_packet(period, &packet, self.now).unwrap()
     }
 }
@@ -243,23 +249,8 @@ fn one_call_process_still_delivers_and_reports_a_failed_assembly() {
     let mut exit = Exit::new();
     let good = exit.fragments(&exit.good_body(), 1, 1);
     let bad = exit.fragments(&[0xFF; 2500], 2, 1);
-    let period = period_of(exit.now, exit.directory.params().key_period);
-    let entry = exit.directory.nodes()[EXIT].clone();
     let process = |exit: &mut Exit, fragment: &Fragment| {
-        let hop = PacketHop {
-            id: entry.id(),
-            key: entry.key_for(period).unwrap(),
-            table: None,
-        };
-        let packet = build_packet_to(
-            &InitialSecret::from_bytes([exit.next_secret; 32]),
-            &[hop],
-            PAYLOAD,
-            &[Duration::ZERO],
-            &fragment.to_plaintext(PAYLOAD),
-        )
-        .unwrap();
-        exit.next_secret += 1;
+        let (period, packet) = exit.packet(fragment);
         exit.node.process_packet(period, &packet, exit.now)
     };
     let outcomes: Vec<_> = good.iter().map(|f| process(&mut exit, f)).collect();
