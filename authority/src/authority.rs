@@ -314,6 +314,7 @@ impl Authority {
             window: l.window,
             timeout: l.timeout.unwrap_or(delays + 600),
             dead_after: l.dead_after,
+            settle: settle_time(self.config.interval),
         })
     }
 
@@ -490,6 +491,16 @@ impl Authority {
             }
         }
     }
+}
+
+/// How long after a node publishes a descriptor its probe losses do not
+/// count (docs/authority.md section 7): the descriptor is in the vote of
+/// the next interval and in a published document at the latest one interval
+/// later; a node that is then handed a packet for a node it does not know
+/// fetches a newer directory within 30 s (the daemon's early-fetch gap).
+/// The MTA's retries after that are covered by the probe timeout.
+fn settle_time(interval: u64) -> u64 {
+    2 * interval + 30
 }
 
 /// Bytes up to and including the LF before the first `signature` line.

@@ -421,3 +421,161 @@ fn refusals_are_logged_with_the_reason_and_unreachable_authorities_are_retried()
         assert_eq!(sent_to_up, 1, "{}", node.log());
     }
 }
+
+/// A node handed a carrier for a node that joined after its last fetch
+/// refuses it for now and fetches a newer directory at once, not at its
+/// due time (minutes away here: the documents are valid for 10 minutes).
+#[test]
+fn a_packet_for_a_node_joined_since_the_last_fetch_makes_the_node_fetch_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut auths, mut nodes, trusted) = network(dir.path());
+    for a in auths.iter_mut() {
+        a.stop();
+        let config = a.dir().join("authority.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let longer = text.replace(
+            &format!("validity = {}\n", 3 * INTERVAL),
+            "validity = 600\n",
+        );
+        assert_ne!(text, longer);
+        std::fs::write(&config, longer).unwrap();
+        a.start();
+    }
+    // Every node's carriers are saved instead of sent: they are handed on
+    // by the test.
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let save = dir.path().join("save-sendmail");
+    std::fs::write(
+        &save,
+        format!(
+            "#!/bin/sh\ncat > \"$(mktemp {}/carrier.XXXXXX)\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&save, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for node in nodes.iter_mut() {
+        let config = std::fs::read_to_string(node.config()).unwrap();
+        let config = config.replace(
+            "sendmail = \"/bin/true\"",
+            &format!("sendmail = \"{}\"", save.display()),
+        );
+        std::fs::write(node.config(), config).unwrap();
+        node.start();
+    }
+    for node in &nodes {
+        node.wait_log("started node", Duration::from_secs(50));
+    }
+    let urls: Vec<String> = auths.iter().map(|a| a.url.clone()).collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let mut late = Node::new(dir.path(), "exit1", "exit", NETWORK, &urls, &trusted, 2);
+    late.start();
+    late.wait_log("started node", Duration::from_secs(50));
+    let newest = directory_of(&late, &trusted);
+    let layer = |node: &Node| {
+        newest
+            .node_by_identity(&node.identity)
+            .map(|e| e.layer())
+            .unwrap()
+    };
+    let first = nodes
+        .iter()
+        .find(|n| layer(n) == 1)
+        .expect("a layer-1 node");
+    let second = nodes
+        .iter()
+        .find(|n| layer(n) == 2)
+        .expect("a layer-2 node");
+    assert!(
+        directory_of(second, &trusted)
+            .node_by_identity(&late.identity)
+            .is_none(),
+        "the layer-2 node should not know exit1 yet"
+    );
+
+    // A message routed first -> second -> exit1, from the newest document.
+    let message = dir.path().join("message.eml");
+    std::fs::write(
+        &message,
+        "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: hi\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let sent = dir.path().join("sent");
+    std::fs::create_dir_all(&sent).unwrap();
+    let mut send = vec![
+        "send".to_owned(),
+        "--directory".to_owned(),
+        late.dir.join("directory.txt").display().to_string(),
+        "--threshold".to_owned(),
+        "2".to_owned(),
+        "--from".to_owned(),
+        "alice@example.test".to_owned(),
+        "--route".to_owned(),
+        format!("{},{},exit1", first.nickname, second.nickname),
+        "--sendmail".to_owned(),
+        "/bin/true".to_owned(),
+        "--save-dir".to_owned(),
+        sent.display().to_string(),
+    ];
+    for key in &trusted {
+        send.push("--trusted".to_owned());
+        send.push(B64.encode(key));
+    }
+    send.push(message.display().to_string());
+    node_cli(&send.iter().map(String::as_str).collect::<Vec<_>>());
+    let carrier = std::fs::read_dir(&sent)
+        .unwrap()
+        .next()
+        .expect("a saved carrier")
+        .unwrap()
+        .path();
+    assert_eq!(receive(first, &std::fs::read(carrier).unwrap()), Some(0));
+    // mean_delay 0: the first node forwards it at once, into `out`.
+    let forwarded = wait_until(Duration::from_secs(20), || {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .next()
+            .map(|e| e.unwrap().path())
+    })
+    .expect("the first node forwards the packet");
+    std::thread::sleep(Duration::from_millis(200)); // the script finishes writing
+    let forwarded = std::fs::read(forwarded).unwrap();
+
+    // The second node does not know exit1: temporary failure, and it asks
+    // the mirrors early.
+    let before = second.log().len();
+    assert_eq!(receive(second, &forwarded), Some(75), "{}", second.log());
+    let asked = wait_until(Duration::from_secs(40), || {
+        second.log()[before..]
+            .contains("asking the mirrors for a newer directory before its due time")
+            .then_some(())
+    });
+    assert!(asked.is_some(), "{}", second.log());
+    let knows_exit1 = wait_until(Duration::from_secs(20), || {
+        second
+            .listed(&trusted, 2)
+            .and_then(|d| d.node_by_identity(&late.identity).map(|_| ()))
+    });
+    assert!(knows_exit1.is_some(), "{}", second.log());
+    // The MTA's retry is accepted once the node loaded the new document.
+    let accepted = wait_until(Duration::from_secs(20), || {
+        (receive(second, &forwarded) == Some(0)).then_some(())
+    });
+    assert!(accepted.is_some(), "{}", second.log());
+}
+
+/// `mixmailer-node receive` of one carrier: its exit status.
+fn receive(node: &Node, email: &[u8]) -> Option<i32> {
+    use std::io::Write;
+    let mut child = Command::new(node_binary())
+        .args(["receive", "--config"])
+        .arg(node.config())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(email).unwrap();
+    child.wait().unwrap().code()
+}

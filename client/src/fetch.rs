@@ -75,6 +75,23 @@ impl DirectoryClient {
     /// when every mirror fails, the cached one if it is still valid at `now`.
     /// A document that does not verify is never returned nor cached.
     pub fn fetch_if_due(&self, cache_path: &Path, now: SystemTime) -> Result<Fetched, ClientError> {
+        self.fetch(cache_path, now, true)
+    }
+
+    /// As [`Self::fetch_if_due`], but asks the mirrors even if the due time
+    /// has not come: for a caller that has a reason to think a newer
+    /// document exists (a mix node handed a packet for a node it does not
+    /// know). The caller bounds how often it does this; the mirrors cannot.
+    pub fn fetch_now(&self, cache_path: &Path, now: SystemTime) -> Result<Fetched, ClientError> {
+        self.fetch(cache_path, now, false)
+    }
+
+    fn fetch(
+        &self,
+        cache_path: &Path,
+        now: SystemTime,
+        honour_due: bool,
+    ) -> Result<Fetched, ClientError> {
         if self.mirrors.is_empty() {
             return Err(ClientError::NoMirrors);
         }
@@ -93,7 +110,7 @@ impl DirectoryClient {
         let cached = cache::read(cache_path)
             .map_err(cache_error)?
             .and_then(|text| self.verify(&text, now).ok().map(|d| (text, d)));
-        if let Some((text, directory)) = &cached {
+        if let Some((text, directory)) = cached.as_ref().filter(|_| honour_due) {
             if let Some(due) = cache::read_due(cache_path) {
                 if now < due {
                     return Ok(Fetched {

@@ -53,6 +53,31 @@ fn before_the_due_time_the_cache_is_used_without_asking_any_mirror() {
 }
 
 #[test]
+fn fetch_now_asks_the_mirrors_before_the_due_time() {
+    let net = Network::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = Mirror::start(&dir.path().join("m"));
+    mirror.serve(&net.document(HOUR));
+    let cache = dir.path().join("directory");
+    let client = net.client(vec![mirror.url.clone()]);
+    let first = client.fetch_if_due(&cache, net.now()).unwrap();
+    let newer = net.document(HOUR / 2);
+    mirror.serve(&newer);
+
+    let early = net.now() + Duration::from_secs(60);
+    assert!(early < first.next_fetch);
+    let fetched = client.fetch_now(&cache, early).unwrap();
+
+    assert!(matches!(&fetched.source, Source::Fetched { mirror: m } if *m == mirror.url));
+    assert_eq!(fetched.text, newer);
+    assert_eq!(std::fs::read(&cache).unwrap(), newer);
+    // And the due time is set again from the new document.
+    let cached = client.fetch_if_due(&cache, early).unwrap();
+    assert!(matches!(cached.source, Source::Cache));
+    assert_eq!(cached.next_fetch, fetched.next_fetch);
+}
+
+#[test]
 fn when_every_mirror_is_down_the_old_document_is_kept() {
     let net = Network::new();
     let dir = tempfile::tempdir().unwrap();

@@ -27,11 +27,17 @@ pub struct Rules {
     pub timeout: u64,
     /// Blamed losses that make a node down.
     pub dead_after: usize,
+    /// How long after a node publishes a descriptor the other nodes may
+    /// still not know it: until then a packet for it is refused by the
+    /// node before it (which fetches a newer directory and lets its MTA
+    /// retry), so losses of probes sent meanwhile say nothing about it.
+    pub settle: u64,
 }
 
 /// The nodes that are down at `now`. `published` gives each node's newest
-/// descriptor time: a node that published after its latest blamed loss
-/// (it restarted or changed) gets a new chance.
+/// descriptor time: only losses of probes sent at least `settle` after it
+/// count, so a node that restarted or changed gets a new chance, and one
+/// that just joined is not blamed for the others not knowing it yet.
 pub fn down_nodes(
     probes: &[Probe],
     now: u64,
@@ -70,12 +76,15 @@ pub fn down_nodes(
     blamed
         .into_iter()
         .filter(|(id, times)| {
-            let latest = times.iter().copied().max().unwrap_or(0);
+            let since = published
+                .get(id)
+                .map_or(0, |p| p.saturating_add(rules.settle));
+            let counted: Vec<u64> = times.iter().copied().filter(|t| *t >= since).collect();
+            let latest = counted.iter().copied().max().unwrap_or(0);
             let recovered = arrivals
                 .get(id)
                 .is_some_and(|a| a.iter().any(|t| *t > latest));
-            let republished = published.get(id).is_some_and(|p| *p > latest);
-            times.len() >= rules.dead_after && !recovered && !republished
+            counted.len() >= rules.dead_after && !recovered
         })
         .map(|(id, _)| id)
         .collect()
@@ -90,6 +99,7 @@ mod tests {
         window: 6 * 3600,
         timeout: 1200,
         dead_after: 2,
+        settle: 300,
     };
 
     fn id(i: u8) -> [u8; 32] {
@@ -154,6 +164,38 @@ mod tests {
         published.insert(id(4), 9_000); // older than its losses: still down
         assert_eq!(down_nodes(&probes, 20_000, &RULES, &published).len(), 1);
         probes.push(probe(15_000, &[2, 4, 6], true));
+        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
+    }
+
+    #[test]
+    fn a_node_is_not_blamed_while_the_others_may_not_know_it_yet() {
+        // Node 4 published at 10_400: both rounds (10_000 and 10_600) were
+        // sent within the settle time, so none of their losses count.
+        let mut probes = rounds_with_dead_node_4();
+        let published = BTreeMap::from([(id(4), 10_400)]);
+        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
+        // A round after the settle time has two losses through node 4.
+        probes.push(probe(11_200, &[1, 3, 5], true));
+        probes.push(probe(11_200, &[2, 4, 6], false));
+        probes.push(probe(11_201, &[2, 3, 6], true));
+        probes.push(probe(11_201, &[1, 4, 5], false));
+        assert_eq!(
+            down_nodes(&probes, 20_000, &RULES, &published),
+            BTreeSet::from([id(4)])
+        );
+        // Only one of them: not enough on its own.
+        probes.pop();
+        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
+    }
+
+    #[test]
+    fn losses_before_a_new_descriptor_do_not_add_to_losses_after_it() {
+        // Two losses at 10_000 and 10_600, a new descriptor at 11_000, then
+        // one loss at 11_400: one counted loss, not three.
+        let mut probes = rounds_with_dead_node_4();
+        probes.push(probe(11_400, &[1, 3, 5], true));
+        probes.push(probe(11_400, &[2, 4, 6], false));
+        let published = BTreeMap::from([(id(4), 11_000 - RULES.settle)]);
         assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
     }
 

@@ -129,6 +129,9 @@ fn unknown_next_hop(
     match state.node.store_mut().unknown_hop_since(&hash, now) {
         Err(e) => refuse(e),
         Ok(first) if now.duration_since(first).unwrap_or(Duration::ZERO) < grace => {
+            if let Some(joiner) = shared.joiner.get().and_then(std::sync::Weak::upgrade) {
+                joiner.want_newer_document();
+            }
             tracing::warn!("refusing a carrier for now: its next hop is not in this node's directory (retrying for up to {} s in case a newer directory lists it)", grace.as_secs());
             Reply::TempFail("the next hop is not in this node's directory (yet)".into())
         }

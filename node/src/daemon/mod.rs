@@ -24,7 +24,7 @@ use mixmailer::{Directory, MixNode};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 /// Why the daemon could not start.
@@ -141,6 +141,9 @@ pub(crate) struct Shared {
     /// They are marked as submitting in the store, so nothing sends them
     /// again meanwhile.
     pub(crate) unsettled: Mutex<Vec<(u64, release::Settle)>>,
+    /// With `[join]`: the thread that fetches the directory, asked for a
+    /// newer document when a packet names a node this one does not list.
+    pub(crate) joiner: OnceLock<Weak<join::Joiner>>,
 }
 
 impl Shared {
@@ -340,6 +343,7 @@ pub(crate) fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         shutdown: AtomicBool::new(false),
         expire_requested: AtomicBool::new(false),
         unsettled: Mutex::new(Vec::new()),
+        joiner: OnceLock::new(),
     }))
 }
 

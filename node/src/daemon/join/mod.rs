@@ -26,6 +26,11 @@ pub(crate) struct Joiner {
     wake: Condvar,
     /// The running node, once it is listed: new documents go to it.
     node: OnceLock<Arc<Shared>>,
+    /// Set by the running node when a packet names a next hop its
+    /// directory does not list: a newer document may list it, and the
+    /// fetcher asks the mirrors before its due time (at most once per
+    /// [`fetcher::EARLY_FETCH_GAP`]).
+    newer_wanted: AtomicBool,
 }
 
 impl Joiner {
@@ -39,6 +44,7 @@ impl Joiner {
             documents: Mutex::new(0),
             wake: Condvar::new(),
             node: OnceLock::new(),
+            newer_wanted: AtomicBool::new(false),
         });
         let (p, f) = (Arc::clone(&joiner), Arc::clone(&joiner));
         std::thread::spawn(move || publisher::run(&p));
@@ -48,8 +54,11 @@ impl Joiner {
 
     /// Hands the running node to the fetcher, which from now on loads every
     /// new document into it.
-    pub(crate) fn attach(&self, shared: &Arc<Shared>) {
+    pub(crate) fn attach(self: &Arc<Self>, shared: &Arc<Shared>) {
         let _ = self.node.set(Arc::clone(shared));
+        // Weak: the joiner already holds the node; a cycle would only
+        // matter at exit, but there is no reason for one.
+        let _ = shared.joiner.set(Arc::downgrade(self));
         // A document fetched while the node was opening went to nobody.
         super::reload_directory(shared, false);
     }
@@ -78,12 +87,27 @@ impl Joiner {
             .wait_timeout_while(count, timeout, |n| *n == seen && !self.is_stopped());
     }
 
-    /// Sleeps up to `timeout`, less if the daemon stops.
-    fn sleep(&self, timeout: Duration) {
+    /// Asks the fetcher for a newer document than the one the node has.
+    pub(crate) fn want_newer_document(&self) {
+        // Under the lock, so a fetcher about to sleep cannot miss it.
+        let _guard = self.documents.lock().unwrap_or_else(|e| e.into_inner());
+        self.newer_wanted.store(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    /// Takes the request of [`Self::want_newer_document`], if any.
+    fn take_newer_wanted(&self) -> bool {
+        self.newer_wanted.swap(false, Ordering::SeqCst)
+    }
+
+    /// Sleeps up to `timeout`, less if the daemon stops or, with
+    /// `wake_on_request`, if a newer document is wanted.
+    fn sleep(&self, timeout: Duration, wake_on_request: bool) {
         let count = self.documents.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self
-            .wake
-            .wait_timeout_while(count, timeout, |_| !self.is_stopped());
+        let _ = self.wake.wait_timeout_while(count, timeout, |_| {
+            let wanted = wake_on_request && self.newer_wanted.load(Ordering::SeqCst);
+            !(self.is_stopped() || wanted)
+        });
     }
 
     /// A new document is in `directory_file`: the running node loads it
@@ -101,5 +125,17 @@ impl Joiner {
     /// True once the node runs (it was listed).
     fn is_listed(&self) -> bool {
         self.node.get().is_some()
+    }
+
+    /// True while the node waits for a document that lists it: before it
+    /// started, and while the newest document fetched (valid after
+    /// `newest`) was not loaded because it leaves the node out or lists
+    /// an old address or old keys. The node then runs on an older
+    /// document, which expires.
+    fn awaits_listing(&self, newest: Option<std::time::SystemTime>) -> bool {
+        let Some(shared) = self.node.get() else {
+            return true;
+        };
+        newest.is_some_and(|newest| shared.lock().node.directory().params().valid_after < newest)
     }
 }

@@ -98,7 +98,7 @@ pub(super) fn run(joiner: &Joiner) {
         if !failed.is_empty() {
             sleep = sleep.min(retry_at.duration_since(now).unwrap_or_default());
         }
-        joiner.sleep(sleep.max(Duration::from_millis(100)));
+        joiner.sleep(sleep.max(Duration::from_millis(100)), false);
     }
 }
 
