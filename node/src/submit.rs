@@ -261,17 +261,32 @@ impl Sendmail {
             program: program.clone(),
             source,
         };
-        let mut child = Command::new(program)
-            .args(["-i", "-f", sender, "--"])
-            .args(recipients)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| SubmitError::Spawn {
-                program: program.clone(),
-                source,
-            })?;
+        let spawn = || {
+            Command::new(program)
+                .args(["-i", "-f", sender, "--"])
+                .args(recipients)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+        };
+        // "Text file busy": the program is being replaced (a package
+        // upgrade), or, in a threaded process, another thread's fork still
+        // holds the file open for writing until its exec. It passes.
+        let mut attempt = spawn();
+        for _ in 0..20 {
+            match &attempt {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    attempt = spawn();
+                }
+                _ => break,
+            }
+        }
+        let mut child = attempt.map_err(|source| SubmitError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
         // Feed and drain from threads so a sendmail that stops reading
         // cannot block us past the timeout.
         let mut stdin = child.stdin.take();
