@@ -27,3 +27,8 @@ pub mod send;
 pub mod status;
 pub mod store;
 pub mod submit;
+#[cfg(test)]
+mod testnet;
+// The shared test network names the library so from both sides.
+#[cfg(test)]
+extern crate self as mixmailer_node;

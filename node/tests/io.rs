@@ -3,15 +3,10 @@
 //! this file, standing in for the MTA), and no recipient on any process's
 //! command line while that happens. The Postfix version is node/ci/e2e.sh.
 
-use mixmailer::directory::{Directory, DirectoryParams, NodeEntry, PeriodKey};
-use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
-use mixmailer::message::Mailbox;
-use mixmailer::node::{MixNode, NodeKeys};
-use mixmailer::Outcome;
-use mixmailer_node::keyfile::{encode_public, write_secret, PeriodKeyDir};
+#[path = "../src/testnet.rs"]
+mod testnet;
+
 use mixmailer_node::submit::Smtp;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -19,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mixmailer-node");
 
@@ -253,79 +248,14 @@ impl Exit {
     fn start(smtp: &str, message: &[u8]) -> Exit {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let mut rng = ChaCha20Rng::from_seed([9; 32]);
-        let auth = AuthoritySigningKey::generate(&mut rng);
-        let identity = NodeIdentityKey::generate(&mut rng);
-        let secs = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
-        let params = DirectoryParams {
-            network: "t".into(),
-            valid_after: start,
-            valid_until: start + Duration::from_secs(86_400),
-            hops: 2,
-            payload_size: 2048,
-            mean_delay: Duration::ZERO,
-            key_period: Duration::from_secs(86_400),
-        };
-        // n0 (layer 1) lives in this test's memory; n1 (layer 2, the exit)
-        // is the node under test, with its keys on disk. Keys for the (at
-        // most two) periods of the directory.
-        let n0_identity = NodeIdentityKey::generate(&mut rng);
-        let mut n0_keys = NodeKeys::new(n0_identity.public_key());
-        let mut n0_periods = Vec::new();
-        let keys = PeriodKeyDir::open(&d.join("keys")).unwrap();
-        let mut periods = Vec::new();
-        for period in params.periods() {
-            let secret = NodeSecretKey::generate(&mut rng);
-            n0_periods.push(PeriodKey {
-                period,
-                key: secret.public_key(),
-            });
-            n0_keys.insert(period, secret);
-            let secret = NodeSecretKey::generate(&mut rng);
-            write_secret(&keys.file(period), &secret.to_bytes()).unwrap();
-            periods.push(PeriodKey {
-                period,
-                key: secret.public_key(),
-            });
-        }
-        let entries = [
-            NodeEntry::new("n0", 1, "mix@n0.test", n0_identity.public_key(), n0_periods),
-            NodeEntry::new("n1", 2, "mix@n1.test", identity.public_key(), periods),
-        ];
-        let text = Directory::sign(&params, &entries, &[&auth]).unwrap();
-        std::fs::write(d.join("directory.txt"), &text).unwrap();
-        write_secret(&d.join("node.key"), &identity.to_bytes()).unwrap();
-        let authority = encode_public(&auth.public_key());
-        let directory =
-            Directory::parse(&text, &[auth.public_key()], 1, SystemTime::now()).unwrap();
-        let route = directory.route(&["n0", "n1"]).unwrap();
-        // What n0 forwards to n1: the carriers the exit gets.
-        let mut n0 = MixNode::new(n0_keys, directory).unwrap();
-        let from = Mailbox::parse("mix@n0.test").unwrap();
-        let carriers = mixmailer::mix_wrap(message, &route)
-            .unwrap()
-            .onions()
-            .iter()
-            .map(
-                |o| match n0.process_packet(o.period(), o.packet(), SystemTime::now()) {
-                    Ok(Outcome::Forward { onion, .. }) => onion.to_email(&from),
-                    other => panic!("n0 did not forward: {other:?}"),
-                },
-            )
-            .collect();
+        let net = testnet::exit_network(d, 9, message);
+        let carriers = net.carriers;
         std::fs::write(
             d.join("node.toml"),
             format!(
-                "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
-                 key_dir = \"{d}/keys\"\n\
-                 directory_file = \"{d}/directory.txt\"\n\
-                 trusted_authorities = [\"{authority}\"]\nspool_dir = \"{d}/spool\"\n\
-                 [incoming]\nlmtp_socket = \"{d}/lmtp.sock\"\n\
+                "{base}[incoming]\nlmtp_socket = \"{d}/lmtp.sock\"\n\
                  [outgoing]\nsmtp = \"{smtp}\"\n",
+                base = net.config,
                 d = d.display()
             ),
         )

@@ -380,94 +380,18 @@ mod tests {
 mod batch_tests {
     use super::*;
     use crate::config::Config;
-    use crate::keyfile::{encode_public, write_secret, PeriodKeyDir};
-    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry, PeriodKey};
-    use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
-    use mixmailer::message::Mailbox;
-    use mixmailer::node::{MixNode, NodeKeys};
     use rand_core::SeedableRng;
     use std::path::Path;
     use std::sync::Arc;
-    use std::time::Duration;
 
-    /// A one-node network (the node is its own exit), and `count` carriers
-    /// of one message for it.
+    /// The exit of a two-node network (n0 forwards to it), and the
+    /// carriers of one message it gets.
     fn exit_node(dir: &Path) -> (Arc<Shared>, Vec<Vec<u8>>) {
         let message: &[u8] =
             b"From: a@example.test\r\nTo: b@example.test\r\nSubject: s\r\n\r\nhello\r\n";
-        let mut rng = rand_chacha::ChaCha20Rng::from_seed([5; 32]);
-        let auth = AuthoritySigningKey::generate(&mut rng);
-        let identity = NodeIdentityKey::generate(&mut rng);
-        let secs = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
-        let params = DirectoryParams {
-            network: "t".into(),
-            valid_after: start,
-            valid_until: start + Duration::from_secs(86_400),
-            hops: 2,
-            payload_size: 2048,
-            mean_delay: Duration::ZERO,
-            key_period: Duration::from_secs(86_400),
-        };
-        // n0 (layer 1) lives in this test's memory; n1 (layer 2, the exit)
-        // is the node under test, with its keys on disk. Keys for the (at
-        // most two) periods of the directory.
-        let n0_identity = NodeIdentityKey::generate(&mut rng);
-        let mut n0_keys = NodeKeys::new(n0_identity.public_key());
-        let mut n0_periods = Vec::new();
-        let keys = PeriodKeyDir::open(&dir.join("keys")).unwrap();
-        let mut periods = Vec::new();
-        for period in params.periods() {
-            let secret = NodeSecretKey::generate(&mut rng);
-            n0_periods.push(PeriodKey {
-                period,
-                key: secret.public_key(),
-            });
-            n0_keys.insert(period, secret);
-            let secret = NodeSecretKey::generate(&mut rng);
-            write_secret(&keys.file(period), &secret.to_bytes()).unwrap();
-            periods.push(PeriodKey {
-                period,
-                key: secret.public_key(),
-            });
-        }
-        let entries = [
-            NodeEntry::new("n0", 1, "mix@n0.test", n0_identity.public_key(), n0_periods),
-            NodeEntry::new("n1", 2, "mix@n1.test", identity.public_key(), periods),
-        ];
-        let text = Directory::sign(&params, &entries, &[&auth]).unwrap();
-        std::fs::write(dir.join("directory.txt"), &text).unwrap();
-        write_secret(&dir.join("node.key"), &identity.to_bytes()).unwrap();
-        let directory =
-            Directory::parse(&text, &[auth.public_key()], 1, SystemTime::now()).unwrap();
-        let route = directory.route(&["n0", "n1"]).unwrap();
-        // What n0 forwards to n1: the carriers the exit gets.
-        let mut n0 = MixNode::new(n0_keys, directory).unwrap();
-        let from = Mailbox::parse("mix@n0.test").unwrap();
-        let carriers = mixmailer::mix_wrap(message, &route)
-            .unwrap()
-            .onions()
-            .iter()
-            .map(
-                |o| match n0.process_packet(o.period(), o.packet(), SystemTime::now()) {
-                    Ok(Outcome::Forward { onion, .. }) => onion.to_email(&from),
-                    other => panic!("n0 did not forward: {other:?}"),
-                },
-            )
-            .collect();
-        let config = format!(
-            "address = \"mix@n1.test\"\nkey_file = \"{d}/node.key\"\n\
-             key_dir = \"{d}/keys\"\n\
-             directory_file = \"{d}/directory.txt\"\n\
-             trusted_authorities = [\"{a}\"]\nspool_dir = \"{d}/spool\"\n",
-            d = dir.display(),
-            a = encode_public(&auth.public_key())
-        );
-        let config = Config::parse(&config, Path::new("test.toml")).unwrap();
-        (super::super::open(config).unwrap(), carriers)
+        let net = crate::testnet::exit_network(dir, 5, message);
+        let config = Config::parse(&net.config, Path::new("test.toml")).unwrap();
+        (super::super::open(config).unwrap(), net.carriers)
     }
 
     #[test]
