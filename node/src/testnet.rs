@@ -22,6 +22,25 @@ pub struct ExitNetwork {
     pub config: String,
 }
 
+/// Two hops, valid from a minute ago (in whole seconds) for a day, one
+/// key period a day, mean delay 0.
+pub fn params() -> DirectoryParams {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
+    DirectoryParams {
+        network: "t".into(),
+        valid_after: start,
+        valid_until: start + Duration::from_secs(86_400),
+        hops: 2,
+        payload_size: 2048,
+        mean_delay: Duration::ZERO,
+        key_period: Duration::from_secs(86_400),
+    }
+}
+
 /// Writes n1's identity (`node.key`), period keys (`keys/`) and a signed
 /// directory (`directory.txt`, valid from a minute ago for a day, mean
 /// delay 0) into `dir`; n0 (layer 1) lives only in memory and forwards
@@ -30,20 +49,7 @@ pub fn exit_network(dir: &Path, seed: u8, message: &[u8]) -> ExitNetwork {
     let mut rng = rand_chacha::ChaCha20Rng::from_seed([seed; 32]);
     let auth = AuthoritySigningKey::generate(&mut rng);
     let identity = NodeIdentityKey::generate(&mut rng);
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
-    let params = DirectoryParams {
-        network: "t".into(),
-        valid_after: start,
-        valid_until: start + Duration::from_secs(86_400),
-        hops: 2,
-        payload_size: 2048,
-        mean_delay: Duration::ZERO,
-        key_period: Duration::from_secs(86_400),
-    };
+    let params = params();
     // Keys for the (at most two) periods of the directory: n0's in
     // memory, n1's on disk.
     let n0_identity = NodeIdentityKey::generate(&mut rng);

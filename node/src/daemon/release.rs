@@ -450,7 +450,7 @@ mod spool_tests {
     use super::*;
     use crate::config::Config;
     use crate::keyfile::{encode_public, write_secret, PeriodKeyDir};
-    use mixmailer::directory::{Directory, DirectoryParams, NodeEntry, PeriodKey};
+    use mixmailer::directory::{Directory, NodeEntry, PeriodKey};
     use mixmailer::keys::{AuthoritySigningKey, NodeIdentityKey, NodeSecretKey};
     use rand_core::SeedableRng;
     use std::os::unix::fs::PermissionsExt;
@@ -461,21 +461,7 @@ mod spool_tests {
     fn node(dir: &Path) -> std::sync::Arc<Shared> {
         let mut rng = rand_chacha::ChaCha20Rng::from_seed([3; 32]);
         let auth = AuthoritySigningKey::generate(&mut rng);
-        let now = SystemTime::now();
-        let secs = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(secs - 60);
-        let params = DirectoryParams {
-            network: "t".into(),
-            valid_after: start,
-            valid_until: start + Duration::from_secs(86_400),
-            hops: 2,
-            payload_size: 2048,
-            mean_delay: Duration::ZERO,
-            key_period: Duration::from_secs(86_400),
-        };
+        let params = crate::testnet::params();
         // Each node's keys for the (at most two) periods of the directory.
         let entry = |n: u8, rng: &mut rand_chacha::ChaCha20Rng| {
             let identity = NodeIdentityKey::generate(rng);
