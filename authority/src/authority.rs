@@ -285,7 +285,8 @@ impl Authority {
         Ok(entries.len())
     }
 
-    /// Nodes the liveness rule finds down (none without `[liveness]`).
+    /// Nodes the liveness rule finds down (none without `[liveness]`);
+    /// `published` gives each node's newest descriptor time.
     fn down_nodes(
         &self,
         now: SystemTime,
@@ -294,14 +295,46 @@ impl Authority {
         let Some(rules) = self.liveness_rules() else {
             return BTreeSet::new();
         };
+        let horizon = unix(now).saturating_sub(rules.window);
+        let since = attribution::listed_since(self.published_listings(now, horizon), horizon);
+        let count_from: BTreeMap<[u8; 32], u64> = published
+            .iter()
+            .map(|(id, p)| (*id, attribution::count_from(*p, since.get(id).copied())))
+            .collect();
         let now = unix(now);
-        match self.store.probes_since(now.saturating_sub(rules.window)) {
-            Ok(probes) => attribution::down_nodes(&probes, now, &rules, published),
+        match self.store.probes_since(horizon) {
+            Ok(probes) => attribution::down_nodes(&probes, now, &rules, &count_from),
             Err(e) => {
                 tracing::warn!("cannot read probes, voting without liveness: {e}");
                 BTreeSet::new()
             }
         }
+    }
+
+    /// The identities each published document lists, newest first, from
+    /// the one valid at `now` back to `horizon` (and one more, so a run
+    /// reaching past it is seen as such).
+    fn published_listings(&self, now: SystemTime, horizon: u64) -> Vec<(u64, BTreeSet<[u8; 32]>)> {
+        let now = unix(now);
+        let trusted: Vec<[u8; 32]> = self.peers.iter().map(|p| p.key).collect();
+        let mut out = Vec::new();
+        for va in self.store.consensus_times().unwrap_or_default() {
+            if va > now {
+                continue;
+            }
+            let Some(text) = self.published(va) else {
+                continue;
+            };
+            let Ok(d) = Directory::parse(&text, &trusted, self.config.threshold(), from_unix(va))
+            else {
+                continue;
+            };
+            out.push((va, d.nodes().iter().map(|n| *n.identity()).collect()));
+            if va < horizon {
+                break;
+            }
+        }
+        out
     }
 
     /// The liveness rules, when `[liveness]` is configured.
@@ -314,7 +347,6 @@ impl Authority {
             window: l.window,
             timeout: l.timeout.unwrap_or(delays + 600),
             dead_after: l.dead_after,
-            settle: settle_time(self.config.interval),
         })
     }
 
@@ -491,16 +523,6 @@ impl Authority {
             }
         }
     }
-}
-
-/// How long after a node publishes a descriptor its probe losses do not
-/// count (docs/authority.md section 7): the descriptor is in the vote of
-/// the next interval and in a published document at the latest one interval
-/// later; a node that is then handed a packet for a node it does not know
-/// fetches a newer directory within 30 s (the daemon's early-fetch gap).
-/// The MTA's retries after that are covered by the probe timeout.
-fn settle_time(interval: u64) -> u64 {
-    2 * interval + 30
 }
 
 /// Bytes up to and including the LF before the first `signature` line.

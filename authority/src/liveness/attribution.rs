@@ -27,22 +27,61 @@ pub struct Rules {
     pub timeout: u64,
     /// Blamed losses that make a node down.
     pub dead_after: usize,
-    /// How long after a node publishes a descriptor the other nodes may
-    /// still not know it: until then a packet for it is refused by the
-    /// node before it (which fetches a newer directory and lets its MTA
-    /// retry), so losses of probes sent meanwhile say nothing about it.
-    pub settle: u64,
 }
 
-/// The nodes that are down at `now`. `published` gives each node's newest
-/// descriptor time: only losses of probes sent at least `settle` after it
-/// count, so a node that restarted or changed gets a new chance, and one
-/// that just joined is not blamed for the others not knowing it yet.
+/// How long after a published document first lists a node the other
+/// nodes may still not know it: a node handed a packet for a next hop it
+/// does not list refuses it for now (the MTA retries) and fetches a newer
+/// document, at most every 30 s; twice that covers a node that fetched
+/// just before the document came out. Losses of probes sent meanwhile say
+/// nothing about the node.
+pub const LEARN_TIME: u64 = 60;
+
+/// For each node of the newest document of `documents` (valid-after and
+/// the identities it lists, newest first, only published ones): the
+/// valid-after of the oldest document of the unbroken run up to the
+/// newest that lists it, or 0 when the run reaches back past `horizon`.
+pub fn listed_since<I>(documents: I, horizon: u64) -> BTreeMap<[u8; 32], u64>
+where
+    I: IntoIterator<Item = (u64, BTreeSet<[u8; 32]>)>,
+{
+    let mut since = BTreeMap::new();
+    let mut run: Option<BTreeSet<[u8; 32]>> = None;
+    for (valid_after, listed) in documents {
+        if valid_after < horizon {
+            for id in run.iter().flatten() {
+                since.insert(*id, 0);
+            }
+            break;
+        }
+        let run = run.get_or_insert_with(|| listed.clone());
+        run.retain(|id| listed.contains(id));
+        if run.is_empty() {
+            break;
+        }
+        for id in run.iter() {
+            since.insert(*id, valid_after);
+        }
+    }
+    since
+}
+
+/// When a node's probe losses start to count: after its newest descriptor
+/// was published at `published` (a node that restarted or changed gets a
+/// new chance), and [`LEARN_TIME`] after the run of documents listing it
+/// began at `listed_since` (the others may not know it before).
+pub fn count_from(published: u64, listed_since: Option<u64>) -> u64 {
+    published.max(listed_since.map_or(0, |l| l.saturating_add(LEARN_TIME)))
+}
+
+/// The nodes that are down at `now`. `count_from` gives, per node, the
+/// time from which losses of probes sent through it count (see
+/// [`count_from`]); before it, they are not held against it.
 pub fn down_nodes(
     probes: &[Probe],
     now: u64,
     rules: &Rules,
-    published: &BTreeMap<[u8; 32], u64>,
+    count_from: &BTreeMap<[u8; 32], u64>,
 ) -> BTreeSet<[u8; 32]> {
     let start = now.saturating_sub(rules.window);
     let recent: Vec<&Probe> = probes
@@ -76,9 +115,7 @@ pub fn down_nodes(
     blamed
         .into_iter()
         .filter(|(id, times)| {
-            let since = published
-                .get(id)
-                .map_or(0, |p| p.saturating_add(rules.settle));
+            let since = count_from.get(id).copied().unwrap_or(0);
             let counted: Vec<u64> = times.iter().copied().filter(|t| *t >= since).collect();
             let latest = counted.iter().copied().max().unwrap_or(0);
             let recovered = arrivals
@@ -99,7 +136,6 @@ mod tests {
         window: 6 * 3600,
         timeout: 1200,
         dead_after: 2,
-        settle: 300,
     };
 
     fn id(i: u8) -> [u8; 32] {
@@ -168,35 +204,59 @@ mod tests {
     }
 
     #[test]
-    fn a_node_is_not_blamed_while_the_others_may_not_know_it_yet() {
-        // Node 4 published at 10_400: both rounds (10_000 and 10_600) were
-        // sent within the settle time, so none of their losses count.
+    fn losses_before_a_node_counts_are_not_held_against_it() {
+        // Node 4 counts from 10_700: both rounds (10_000 and 10_600) were
+        // sent before, so none of their losses count.
         let mut probes = rounds_with_dead_node_4();
-        let published = BTreeMap::from([(id(4), 10_400)]);
-        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
-        // A round after the settle time has two losses through node 4.
+        let from = BTreeMap::from([(id(4), 10_700)]);
+        assert!(down_nodes(&probes, 20_000, &RULES, &from).is_empty());
+        // A later round has two losses through node 4.
         probes.push(probe(11_200, &[1, 3, 5], true));
         probes.push(probe(11_200, &[2, 4, 6], false));
         probes.push(probe(11_201, &[2, 3, 6], true));
         probes.push(probe(11_201, &[1, 4, 5], false));
         assert_eq!(
-            down_nodes(&probes, 20_000, &RULES, &published),
+            down_nodes(&probes, 20_000, &RULES, &from),
             BTreeSet::from([id(4)])
         );
-        // Only one of them: not enough on its own.
+        // Only one of them: the losses before do not add up with it.
         probes.pop();
-        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
+        assert!(down_nodes(&probes, 20_000, &RULES, &from).is_empty());
     }
 
     #[test]
-    fn losses_before_a_new_descriptor_do_not_add_to_losses_after_it() {
-        // Two losses at 10_000 and 10_600, a new descriptor at 11_000, then
-        // one loss at 11_400: one counted loss, not three.
-        let mut probes = rounds_with_dead_node_4();
-        probes.push(probe(11_400, &[1, 3, 5], true));
-        probes.push(probe(11_400, &[2, 4, 6], false));
-        let published = BTreeMap::from([(id(4), 11_000 - RULES.settle)]);
-        assert!(down_nodes(&probes, 20_000, &RULES, &published).is_empty());
+    fn a_node_counts_from_its_descriptor_or_shortly_after_it_was_listed_again() {
+        // Listed without a break since long ago: from its descriptor.
+        assert_eq!(count_from(5_000, Some(0)), 5_000);
+        // Listed again at 9_000 after a document that left it out.
+        assert_eq!(count_from(5_000, Some(9_000)), 9_000 + LEARN_TIME);
+        // A new descriptor after that.
+        assert_eq!(count_from(9_500, Some(9_000)), 9_500);
+        // Not in the newest document: not probed; from its descriptor.
+        assert_eq!(count_from(5_000, None), 5_000);
+    }
+
+    #[test]
+    fn listed_since_follows_the_unbroken_run_of_documents() {
+        let doc = |va: u64, ids: &[u8]| (va, ids.iter().map(|i| id(*i)).collect());
+        // Newest first: node 1 always, node 2 left out at 1_000 and back
+        // at 1_100, node 3 only in the newest.
+        let documents = vec![
+            doc(1_200, &[1, 2, 3]),
+            doc(1_100, &[1, 2]),
+            doc(1_000, &[1]),
+            doc(900, &[1, 2]),
+            doc(800, &[1, 2]),
+        ];
+        let since = listed_since(documents.clone(), 0);
+        assert_eq!(since.get(&id(1)), Some(&800));
+        assert_eq!(since.get(&id(2)), Some(&1_100));
+        assert_eq!(since.get(&id(3)), Some(&1_200));
+        // A run reaching past the horizon counts as "long ago".
+        let since = listed_since(documents, 950);
+        assert_eq!(since.get(&id(1)), Some(&0));
+        assert_eq!(since.get(&id(2)), Some(&1_100));
+        assert!(listed_since(Vec::new(), 0).is_empty());
     }
 
     #[test]
