@@ -70,7 +70,7 @@ impl DropReason {
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::Replay => "replay",
-            DropReason::AlreadyDelivered => "its message was already delivered",
+            DropReason::AlreadyDelivered => "its message is complete or already delivered",
             DropReason::DuplicateFragment => "duplicate fragment",
             DropReason::InconsistentFragment => "fragment inconsistent with its message",
             DropReason::FinalHopNotExit => "final hop reached at a node that is not an exit",
