@@ -390,6 +390,10 @@ fn show_status(config: PathBuf, json: bool) -> Result<(), String> {
     if let Some((stats, source)) = stats {
         print!("{}", status::report(&stats, source, SystemTime::now()));
     }
+    print!(
+        "{}",
+        status::keys_report(&config, config.clock(SystemTime::now()))
+    );
     if config.join.is_some() {
         print!(
             "{}",

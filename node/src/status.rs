@@ -143,3 +143,42 @@ pub fn join_report(config: &Config, now: SystemTime) -> String {
     }
     out
 }
+
+/// The key periods whose secret keys are on disk, and which one is current
+/// by the directory file's key period (else `[join]`'s): an operator sees
+/// at once whether keys are made ahead and old ones deleted.
+pub fn keys_report(config: &Config, now: SystemTime) -> String {
+    let dir = config.key_dir();
+    // Never create the directory just to report on it.
+    let periods = if dir.is_dir() {
+        crate::keyfile::PeriodKeyDir::open(&dir)
+            .and_then(|d| d.periods())
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    };
+    let key_period = std::fs::read(&config.directory_file)
+        .ok()
+        .and_then(|text| {
+            let trusted = config.trusted_keys().ok()?;
+            mixmailer::Directory::parse(&text, &trusted, config.threshold, now).ok()
+        })
+        .map(|d| d.params().key_period)
+        .or_else(|| {
+            config
+                .join
+                .as_ref()
+                .map(|j| Duration::from_secs(j.key_period))
+        });
+    let current = key_period
+        .map(|t| format!("current {}", mixmailer::period::period_of(now, t)))
+        .unwrap_or_else(|| "current unknown (no valid directory)".to_owned());
+    match periods {
+        Ok(p) if p.is_empty() => format!("key periods:         none on disk; {current}\n"),
+        Ok(p) => format!(
+            "key periods:         {} on disk; {current}\n",
+            p.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ),
+        Err(e) => format!("key periods:         unreadable ({e}); {current}\n"),
+    }
+}

@@ -376,6 +376,21 @@ fn kill_9_at_a_period_change_loses_no_packet_and_rotation_resumes() {
     assert!(!net.key_periods().contains(&p0));
     let c = net.carrier(Net::into_period(p0 + 2));
     assert!(net.receive(&c).status.success(), "{}", net.log());
+    // `status` shows the keys on disk and the current period.
+    let listed = net
+        .key_periods()
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let status = net.status();
+    assert!(
+        status.contains(&format!(
+            "key periods:         {listed} on disk; current {}",
+            p0 + 2
+        )),
+        "{status}"
+    );
 }
 
 mod common;
