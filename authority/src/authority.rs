@@ -138,6 +138,11 @@ impl Authority {
 
     /// The document for `valid_after`, once it carries the threshold of signatures.
     pub fn published(&self, valid_after: u64) -> Option<Vec<u8>> {
+        self.published_directory(valid_after).map(|(text, _)| text)
+    }
+
+    /// [`Self::published`] with the document as it verified.
+    fn published_directory(&self, valid_after: u64) -> Option<(Vec<u8>, Directory)> {
         let mut document = self.store.consensus(valid_after).ok()??;
         let signatures = self.store.signatures(valid_after).ok()?;
         let mut count = 0;
@@ -158,7 +163,7 @@ impl Authority {
             from_unix(valid_after),
         )
         .ok()
-        .map(|_| document)
+        .map(|directory| (document, directory))
     }
 
     /// This authority's vote for `valid_after`, if made.
@@ -316,17 +321,12 @@ impl Authority {
     /// reaching past it is seen as such).
     fn published_listings(&self, now: SystemTime, horizon: u64) -> Vec<(u64, BTreeSet<[u8; 32]>)> {
         let now = unix(now);
-        let trusted: Vec<[u8; 32]> = self.peers.iter().map(|p| p.key).collect();
         let mut out = Vec::new();
         for va in self.store.consensus_times().unwrap_or_default() {
             if va > now {
                 continue;
             }
-            let Some(text) = self.published(va) else {
-                continue;
-            };
-            let Ok(d) = Directory::parse(&text, &trusted, self.config.threshold(), from_unix(va))
-            else {
+            let Some((_, d)) = self.published_directory(va) else {
                 continue;
             };
             out.push((va, d.nodes().iter().map(|n| *n.identity()).collect()));
