@@ -108,13 +108,7 @@ pub fn join_report(config: &Config, now: SystemTime) -> String {
     let identity = record
         .as_ref()
         .and_then(|r| crate::keyfile::decode_public(&r.identity).ok());
-    let directory = std::fs::read(&config.directory_file)
-        .map_err(|e| e.to_string())
-        .and_then(|text| {
-            let trusted = config.trusted_keys()?;
-            mixmailer::Directory::parse(&text, &trusted, config.threshold, now)
-                .map_err(|e| e.to_string())
-        });
+    let directory = crate::daemon::load_directory(config, now).map_err(|e| e.to_string());
     let listing = match (&directory, identity) {
         (Err(e), _) => format!("none usable ({e})"),
         (Ok(_), None) => "not published yet".to_owned(),
@@ -157,12 +151,8 @@ pub fn keys_report(config: &Config, now: SystemTime) -> String {
     } else {
         Ok(Vec::new())
     };
-    let key_period = std::fs::read(&config.directory_file)
+    let key_period = crate::daemon::load_directory(config, now)
         .ok()
-        .and_then(|text| {
-            let trusted = config.trusted_keys().ok()?;
-            mixmailer::Directory::parse(&text, &trusted, config.threshold, now).ok()
-        })
         .map(|d| d.params().key_period)
         .or_else(|| {
             config
